@@ -1,0 +1,1 @@
+"""The EQL engine (placeholder until the engine lands)."""

@@ -1,0 +1,31 @@
+"""The Celery application.
+
+Configuration comes from Django settings (``CELERY_*``). With no ``REDIS_URL`` (the demo),
+tasks run eagerly in the calling process, so the product needs no servers to show detection.
+"""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
+
+app = Celery("triage")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Each enabled rule decides whether its own interval has elapsed; this tick only wakes it.
+    "run-due-rules": {"task": "rules.tasks.run_due_rules", "schedule": 60.0},
+    "purge-expired-events": {
+        "task": "rules.tasks.purge_expired_events",
+        "schedule": crontab(minute=17, hour=3),
+    },
+}
+
+
+@app.task(name="triage.ping")
+def ping(*, value: int) -> dict:
+    """A round trip for health checks and tests: proves broker, worker and result backend."""
+    return {"pong": value, "worker_pid": os.getpid()}
