@@ -1,0 +1,238 @@
+"""The human side: ATT&CK techniques, alerts and their append-only history.
+
+Workflow transitions live in ``triage/services.py``; models here hold data, invariants and
+small chainable querysets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from triage import roles
+
+
+class Tactic(models.Model):
+    external_id = models.CharField(max_length=16, unique=True)  # "TA0002"
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    url = models.URLField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.name}"
+
+
+class Technique(models.Model):
+    external_id = models.CharField(max_length=16, unique=True)  # "T1059.001"
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    url = models.URLField(blank=True)
+    tactic = models.ForeignKey(Tactic, on_delete=models.PROTECT, related_name="techniques")
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="subtechniques"
+    )
+
+    class Meta:
+        ordering = ["external_id"]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.name}"
+
+    @property
+    def is_subtechnique(self) -> bool:
+        return "." in self.external_id
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    TRIAGE = "triage", "In triage (L1)"
+    ESCALATED = "escalated", "Escalated"
+    INVESTIGATING = "investigating", "Investigating (T2)"
+    CONTAINMENT = "containment", "Containment"
+    CLOSED = "closed", "Closed"
+
+
+OPEN_STATUSES = (
+    Status.NEW,
+    Status.TRIAGE,
+    Status.ESCALATED,
+    Status.INVESTIGATING,
+    Status.CONTAINMENT,
+)
+L1_STATUSES = (Status.NEW, Status.TRIAGE)
+T2_STATUSES = (Status.ESCALATED, Status.INVESTIGATING, Status.CONTAINMENT)
+
+
+class Disposition(models.TextChoices):
+    TRUE_POSITIVE = "true_positive", "True positive"
+    BENIGN_TRUE_POSITIVE = "benign_true_positive", "Benign true positive"
+    FALSE_POSITIVE = "false_positive", "False positive"
+    DUPLICATE = "duplicate", "Duplicate"
+
+
+def alert_key(rule_id: str, event_ids: list[str]) -> str:
+    """The idempotency key of an alert: the same rule over the same ordered events is one alert."""
+    material = "\x1f".join([rule_id, *event_ids]).encode()
+    return hashlib.sha256(material).hexdigest()
+
+
+class AlertQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def closed(self):
+        return self.filter(status=Status.CLOSED)
+
+    def for_user(self, user):
+        """The alerts a user's roles let them see: l1 the L1 stages (and what they decided),
+        t2 the escalated stages, managers everything."""
+        user_roles = roles.roles_of(user)
+        if roles.MANAGER in user_roles:
+            return self
+        condition = Q(pk__in=[])
+        if roles.L1 in user_roles:
+            condition |= Q(status__in=L1_STATUSES) | Q(history__actor=user)
+        if roles.T2 in user_roles:
+            condition |= Q(status__in=T2_STATUSES) | Q(history__actor=user)
+        return self.filter(condition).distinct() if user_roles else self.none()
+
+    def assigned_to(self, user):
+        return self.filter(assignee=user)
+
+    def unassigned(self):
+        return self.filter(assignee__isnull=True)
+
+
+class Alert(models.Model):
+    key = models.CharField(max_length=64, help_text="sha256 of rule id and ordered event ids")
+    rule = models.ForeignKey("rules.DetectionRule", on_delete=models.PROTECT, related_name="alerts")
+    rule_version = models.PositiveIntegerField(default=1)
+    rule_name = models.CharField(max_length=300)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    risk_score = models.PositiveSmallIntegerField(default=47)
+    timestamp = models.DateTimeField(help_text="time of the last matched event")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    host_name = models.CharField(max_length=255, blank=True)
+    host_id = models.CharField(max_length=255, blank=True)
+    user_name = models.CharField(max_length=255, blank=True)
+    user_id = models.CharField(max_length=255, blank=True)
+    techniques = models.ManyToManyField(Technique, blank=True, related_name="alerts")
+    event_ids = models.JSONField(default=list, help_text="event.id of each matched event, in order")
+    event_snapshot = models.JSONField(
+        default=list, help_text="the matched ECS documents as they were when the alert was raised"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_alerts",
+    )
+    disposition = models.CharField(max_length=24, choices=Disposition.choices, blank=True)
+    close_reason = models.TextField(blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="created_at plus the SLA target of the severity"
+    )
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-risk_score", "-timestamp"]
+        constraints = [
+            models.UniqueConstraint(fields=["key"], name="alert_key_unique"),
+            models.CheckConstraint(
+                condition=Q(status=Status.CLOSED, closed_at__isnull=False) | ~Q(status="closed"),
+                name="alert_closed_has_time",
+            ),
+        ]
+        indexes = [
+            # The queue: open alerts by status, sorted by risk or age.
+            models.Index(fields=["status", "-risk_score", "-timestamp"], name="alert_queue_risk"),
+            models.Index(fields=["status", "created_at"], name="alert_queue_age"),
+            # The queue's SLA clock sort.
+            models.Index(fields=["status", "sla_due_at"], name="alert_queue_sla"),
+            # Queue filters by host and grouping by rule and host.
+            models.Index(fields=["host_name", "status"], name="alert_host_status"),
+            models.Index(fields=["rule", "status"], name="alert_rule_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.rule_name} on {self.host_name or '?'}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.CLOSED
+
+    @property
+    def severity_rank(self) -> int:
+        return SEVERITY_RANK.get(self.severity, 0)
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or delete an audit row."""
+
+
+class AlertEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("AlertEvent rows are append-only")
+
+    def delete(self):
+        raise AppendOnlyError("AlertEvent rows are append-only")
+
+
+class AlertEvent(models.Model):
+    """One step in an alert's life. Append-only: rows are inserted, never updated or deleted
+    (enforced here and, on PostgreSQL, by a trigger)."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="history")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="alert_events",
+        help_text="empty for the system (detection, scheduled jobs)",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = AlertEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [
+            # The history tab and every metric walk one alert's events in order.
+            models.Index(fields=["alert", "created_at"], name="alertevent_alert_time"),
+            # Manager metrics filter by kind over a date range.
+            models.Index(fields=["kind", "created_at"], name="alertevent_kind_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} {self.kind} {self.from_status}->{self.to_status}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("AlertEvent rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("AlertEvent rows are append-only")
