@@ -1,0 +1,3 @@
+"""The HTTP API (ingest endpoints land with the detection pipeline)."""
+
+urlpatterns: list = []
