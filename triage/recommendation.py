@@ -91,11 +91,7 @@ def normalize_answers(playbook: Playbook, answers: Mapping[Any, Any] | None) -> 
     if not isinstance(answers, Mapping):
         return result
     for question in playbook.questions:
-        try:
-            raw = answers.get(question.id)
-        except Exception:  # noqa: BLE001 - a hostile Mapping must not break the recommendation
-            continue
-        value = _answer_value(raw)
+        value = _answer_value(answers.get(question.id))
         if value is None:
             continue
         if question.type == YES_NO_UNKNOWN:
