@@ -1,0 +1,286 @@
+"""ECS documents: checking well-known fields, stable ids, and the columns storage indexes."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from .fields import MISSING, flatten, get_field, set_field
+from .timeutil import format_timestamp, parse_timestamp
+
+__all__ = [
+    "ECS_VERSION",
+    "HASH_EXCLUDED_FIELDS",
+    "HASH_EXCLUDED_PREFIXES",
+    "MAX_EVENT_ID_LENGTH",
+    "EcsFieldError",
+    "assign_id",
+    "check_ecs",
+    "content_hash",
+    "event_id_of",
+    "index_columns",
+]
+
+ECS_VERSION = "9.5.0"
+MAX_EVENT_ID_LENGTH = 255
+
+# Fields left out of the content hash: they change when the same event is shipped again.
+HASH_EXCLUDED_FIELDS = frozenset(
+    {
+        "event.id",
+        "event.created",
+        "event.ingested",
+        "agent.ephemeral_id",
+        "ecs.version",
+        "log.offset",
+        "_id",
+        "_index",
+        "_type",
+    }
+)
+HASH_EXCLUDED_PREFIXES = ("@metadata.", "log.file.", "input.")
+
+
+class EcsFieldError(ValueError):
+    """A well-known field has a value that cannot be coerced to its ECS type."""
+
+
+_DATE_FIELDS = (
+    "event.created",
+    "event.ingested",
+    "event.start",
+    "event.end",
+    "process.start",
+    "process.end",
+    "process.parent.start",
+)
+_LONG_FIELDS = (
+    "process.pid",
+    "process.parent.pid",
+    "process.args_count",
+    "process.parent.args_count",
+    "process.exit_code",
+    "process.thread.id",
+    "source.port",
+    "destination.port",
+)
+_KEYWORD_LIST_FIELDS = ("event.category", "event.type")
+_KEYWORD_FIELDS = (
+    "event.id",
+    "event.code",
+    "event.action",
+    "event.kind",
+    "event.module",
+    "event.dataset",
+    "event.provider",
+    "host.id",
+    "host.name",
+    "host.os.type",
+    "user.id",
+    "user.name",
+    "user.domain",
+    "process.entity_id",
+    "process.name",
+    "process.executable",
+    "process.command_line",
+    "process.parent.entity_id",
+    "process.parent.name",
+    "process.parent.executable",
+    "process.parent.command_line",
+    "file.path",
+    "file.name",
+    "file.extension",
+)
+_ARGS_FIELDS = ("process.args", "process.parent.args")
+_IP_FIELDS = ("source.ip", "destination.ip")
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _as_long(path: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise EcsFieldError(f"{path}: expected an integer, got {_describe(value)}")
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            result = int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+        except ValueError:
+            raise EcsFieldError(f"{path}: expected an integer, got {_describe(value)}") from None
+    else:
+        raise EcsFieldError(f"{path}: expected an integer, got {_describe(value)}")
+    if not _LONG_MIN <= result <= _LONG_MAX:
+        raise EcsFieldError(f"{path}: integer out of range: {_describe(value)}")
+    return result
+
+
+def _as_keyword(path: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise EcsFieldError(f"{path}: expected a string, got {_describe(value)}")
+
+
+def check_ecs(doc: dict) -> dict:
+    """Check and coerce the well-known fields of an ECS document, in place; return it.
+
+    Fatal (raises :class:`EcsFieldError`): ``@timestamp`` missing or not a date; a date,
+    integer, keyword, or IP field whose value cannot be coerced (see docs/normalisation.md);
+    ``event.id`` longer than :data:`MAX_EVENT_ID_LENGTH`.
+    Coerced: ``@timestamp`` and other dates not already UTC ``...Z`` strings become
+    ``YYYY-MM-DDTHH:MM:SS.sssZ``; integer strings (decimal or ``0x`` hex) and integral
+    floats become ints; numbers in keyword fields become strings; a single string in
+    ``event.category``/``event.type`` becomes a one-element list. Other fields are untouched.
+    """
+    ts = get_field(doc, "@timestamp")
+    if ts is MISSING or ts is None:
+        raise EcsFieldError("@timestamp: required field is missing")
+    for path in ("@timestamp", *_DATE_FIELDS):
+        value = get_field(doc, path)
+        if value is MISSING or (value is None and path != "@timestamp"):
+            continue
+        dt = parse_timestamp(value)
+        if dt is None:
+            raise EcsFieldError(f"{path}: not a date: {_describe(value)}")
+        if not (isinstance(value, str) and value.rstrip().endswith(("Z", "z"))):
+            set_field(doc, path, format_timestamp(dt))
+    for path in _LONG_FIELDS:
+        value = get_field(doc, path)
+        if value is not MISSING and value is not None:
+            coerced = _as_long(path, value)
+            if coerced is not value:
+                set_field(doc, path, coerced)
+    for path in _KEYWORD_FIELDS:
+        value = get_field(doc, path)
+        if value is not MISSING and value is not None and not isinstance(value, str):
+            set_field(doc, path, _as_keyword(path, value))
+    for path in _KEYWORD_LIST_FIELDS:
+        value = get_field(doc, path)
+        if value is MISSING or value is None:
+            continue
+        if isinstance(value, str):
+            set_field(doc, path, [value])
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            pass
+        else:
+            raise EcsFieldError(f"{path}: expected a string or a list of strings")
+    for path in _ARGS_FIELDS:
+        value = get_field(doc, path)
+        if value is MISSING or value is None or isinstance(value, str):
+            continue
+        if not isinstance(value, list):
+            raise EcsFieldError(f"{path}: expected a list of strings, got {_describe(value)}")
+        if not all(isinstance(v, str) for v in value):
+            set_field(doc, path, [_as_keyword(path, v) for v in value])
+    for path in _IP_FIELDS:
+        value = get_field(doc, path)
+        if value is MISSING or value is None:
+            continue
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise EcsFieldError(f"{path}: not an IP address: {_describe(value)}") from None
+    event_id = get_field(doc, "event.id")
+    if isinstance(event_id, str) and len(event_id) > MAX_EVENT_ID_LENGTH:
+        raise EcsFieldError(f"event.id: longer than {MAX_EVENT_ID_LENGTH} characters")
+    return doc
+
+
+def _hashed_items(doc: dict) -> dict[str, Any]:
+    flat = flatten(doc)
+    return {
+        k: v
+        for k, v in flat.items()
+        if k not in HASH_EXCLUDED_FIELDS and not k.startswith(HASH_EXCLUDED_PREFIXES)
+    }
+
+
+def event_id_of(event: dict) -> str:
+    """The event's id: its ``event.id`` when it has a non-empty one, else its content hash.
+
+    The content hash is the sha256 hex digest of the canonical JSON of the document
+    flattened to dotted keys, minus :data:`HASH_EXCLUDED_FIELDS` and fields under
+    :data:`HASH_EXCLUDED_PREFIXES`; keys sorted, no whitespace, UTF-8 (orjson's output).
+    Nested and dotted spellings of the same document therefore hash alike.
+    """
+    existing = get_field(event, "event.id")
+    if isinstance(existing, str) and existing:
+        return existing
+    if isinstance(existing, int | float) and not isinstance(existing, bool):
+        return str(existing)
+    return content_hash(event)
+
+
+def content_hash(event: dict) -> str:
+    """sha256 hex of the canonical JSON of ``event`` minus the excluded (volatile) fields."""
+    canonical = orjson.dumps(_hashed_items(event), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def assign_id(event: dict, fallback_id: str | None = None) -> str:
+    """Make sure ``event.id`` is set (``fallback_id``, else the content hash); return it."""
+    existing = get_field(event, "event.id")
+    if isinstance(existing, str) and existing:
+        return existing
+    new_id = fallback_id or content_hash(event)
+    set_field(event, "event.id", new_id)
+    return new_id
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is MISSING or value is None:
+        return None
+    if isinstance(value, list):
+        value = value[0] if value else None
+        if value is None:
+            return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is MISSING or value is None:
+        return None
+    try:
+        return _as_long("", value)
+    except EcsFieldError:
+        return None
+
+
+def index_columns(event: dict) -> dict[str, Any]:
+    """The values storage indexes, tolerant of nested and dotted keys and of odd types.
+
+    Keys: ``timestamp`` (aware UTC datetime or None), ``event_id`` (str, from
+    :func:`event_id_of`), ``host_id``, ``host_name``, ``user_id``, ``user_name``,
+    ``category`` (first of ``event.category``), ``process_entity_id``, ``process_pid``,
+    ``parent_entity_id``, ``parent_pid``. Missing or unusable values are None.
+    """
+    ts: datetime | None = parse_timestamp(get_field(event, "@timestamp", None))
+    return {
+        "timestamp": ts,
+        "event_id": event_id_of(event),
+        "host_id": _str_or_none(get_field(event, "host.id")),
+        "host_name": _str_or_none(get_field(event, "host.name")),
+        "user_id": _str_or_none(get_field(event, "user.id")),
+        "user_name": _str_or_none(get_field(event, "user.name")),
+        "category": _str_or_none(get_field(event, "event.category")),
+        "process_entity_id": _str_or_none(get_field(event, "process.entity_id")),
+        "process_pid": _int_or_none(get_field(event, "process.pid")),
+        "parent_entity_id": _str_or_none(get_field(event, "process.parent.entity_id")),
+        "parent_pid": _int_or_none(get_field(event, "process.parent.pid")),
+    }

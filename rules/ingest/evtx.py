@@ -1,0 +1,150 @@
+"""Windows ``.evtx`` files, read with the ``evtx`` package (pyevtx-rs)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import IO, Any
+
+import orjson
+
+from .ecs import EcsFieldError, assign_id, check_ecs
+from .normalise import NormaliseError, WinEvent, normalise_windows
+from .records import ParsedRecord
+from .timeutil import parse_timestamp
+
+__all__ = ["EVTX_MAGIC", "evtx_json_to_win_event", "read_evtx"]
+
+EVTX_MAGIC = b"ElfFile\x00"
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    if isinstance(node, dict):
+        attrs = node.get("#attributes")
+        if isinstance(attrs, dict):
+            return attrs
+    return {}
+
+
+def _text(node: Any) -> Any:
+    """The value of an element that may carry attributes (``{"#attributes":…, "#text":…}``)."""
+    if isinstance(node, dict) and "#text" in node:
+        return node["#text"]
+    return node
+
+
+def _int(value: Any) -> int | None:
+    value = _text(value)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip(), 0)
+        except ValueError:
+            return None
+    return None
+
+
+def _section(node: Any) -> dict[str, Any]:
+    """EventData/UserData content as a flat dict; unnamed ``<Data>`` become param1, param2…"""
+    if not isinstance(node, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "#attributes":
+            continue
+        if key == "Data":
+            values = value if isinstance(value, list) else [value]
+            texts = _text(values[0]) if len(values) == 1 else None
+            if isinstance(texts, list):
+                values = texts
+            for i, item in enumerate(values, 1):
+                out[f"param{i}"] = _text(item)
+        else:
+            out[key] = _text(value) if not isinstance(value, dict) or "#text" in value else value
+    return out
+
+
+def evtx_json_to_win_event(record: dict) -> WinEvent:
+    """The :class:`WinEvent` in one ``PyEvtxParser.records_json()`` item.
+
+    The item is ``{"event_record_id": int, "timestamp": str, "data": "<JSON text>"}``, the
+    JSON being ``{"Event": {"System": {...}, "EventData": {...} | "UserData": {...}}}`` with
+    XML attributes under ``"#attributes"``. Raises ValueError if there is no event id.
+    """
+    data = record.get("data")
+    doc = orjson.loads(data) if isinstance(data, str | bytes) else data
+    event = doc.get("Event", {}) if isinstance(doc, dict) else {}
+    system = event.get("System") or {}
+    event_id = _int(system.get("EventID"))
+    if event_id is None:
+        raise ValueError("System/EventID: missing or not an integer")
+    provider = _attrs(system.get("Provider"))
+    execution = _attrs(system.get("Execution"))
+    created = _attrs(system.get("TimeCreated")).get("SystemTime") or record.get("timestamp")
+    user_data = event.get("UserData")
+    return WinEvent(
+        event_id=event_id,
+        provider=str(provider.get("Name") or ""),
+        channel=str(_text(system.get("Channel")) or ""),
+        computer=str(_text(system.get("Computer")) or ""),
+        time_created=parse_timestamp(created),
+        record_id=_int(system.get("EventRecordID")) or _int(record.get("event_record_id")),
+        provider_guid=provider.get("Guid") or None,
+        version=_int(system.get("Version")),
+        process_id=_int(execution.get("ProcessID")),
+        thread_id=_int(execution.get("ThreadID")),
+        user_sid=_attrs(system.get("Security")).get("UserID") or None,
+        event_data=_section(event.get("EventData")),
+        user_data=user_data if isinstance(user_data, dict) else None,
+    )
+
+
+def read_evtx(file: str | IO[bytes], *, source: str | None = None) -> Iterator[ParsedRecord]:
+    """Records of an EVTX file (a path, or a seekable binary file object).
+
+    ``number`` is the record's 1-based position in the file. A damaged chunk or record is
+    reported as an error record (numbered after the last good one) and reading goes on.
+    """
+    from evtx import PyEvtxParser  # a compiled extension: import only when an .evtx appears
+
+    try:
+        parser = PyEvtxParser(file, number_of_threads=1, skip_errors=True)
+        records = iter(parser.records_json())
+    except (OSError, RuntimeError, ValueError) as exc:
+        yield ParsedRecord(1, error=f"not a readable EVTX file: {exc}", kind="evtx", source=source)
+        return
+    number = 0
+    while True:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                item = next(records)
+            except StopIteration:
+                item = None
+            except RuntimeError as exc:
+                caught.append(warnings.WarningMessage(str(exc), RuntimeWarning, "", 0))
+                item = None
+        for warning in caught:
+            yield ParsedRecord(
+                number + 1,
+                error=f"damaged EVTX data: {warning.message}",
+                kind="evtx",
+                source=source,
+            )
+        if item is None:
+            return
+        number += 1
+        yield _parsed(number, item, source)
+
+
+def _parsed(number: int, item: Any, source: str | None) -> ParsedRecord:
+    try:
+        doc = normalise_windows(evtx_json_to_win_event(item))
+        check_ecs(doc)
+    except (ValueError, NormaliseError, EcsFieldError, AttributeError, TypeError) as exc:
+        return ParsedRecord(number, error=str(exc), kind="evtx", source=source)
+    assign_id(doc)
+    return ParsedRecord(number, event=doc, kind="evtx", source=source)

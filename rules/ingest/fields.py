@@ -1,0 +1,100 @@
+"""Reading and writing ECS fields in documents that use nested keys, dotted keys or both.
+
+``{"process": {"name": "x"}}``, ``{"process.name": "x"}`` and ``{"process": {"name.x": ...}}``
+style mixtures are all accepted. Lookups try the most nested spelling first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["MISSING", "flatten", "get_field", "has_field", "set_field"]
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+def _locate(doc: dict, parts: list[str]) -> tuple[dict, str] | None:
+    """Find the dict and key that hold the field named by ``parts``, or None."""
+    for i in range(1, len(parts) + 1):
+        key = ".".join(parts[:i])
+        if key not in doc:
+            continue
+        if i == len(parts):
+            return doc, key
+        child = doc[key]
+        if isinstance(child, dict):
+            found = _locate(child, parts[i:])
+            if found is not None:
+                return found
+    return None
+
+
+def get_field(doc: dict, path: str, default: Any = MISSING) -> Any:
+    """Value of the field ``path`` (dotted ECS name) in ``doc``, or ``default``."""
+    if path in doc:  # fast path for dotted documents and top-level fields
+        return doc[path]
+    found = _locate(doc, path.split("."))
+    if found is None:
+        return default
+    holder, key = found
+    return holder[key]
+
+
+def has_field(doc: dict, path: str) -> bool:
+    return get_field(doc, path) is not MISSING
+
+
+def set_field(doc: dict, path: str, value: Any) -> None:
+    """Set ``path`` where it already lives; otherwise create it nested (``{"a": {"b": v}}``).
+
+    When a dotted key shares the field's first segment (``"event.code"`` beside a missing
+    ``event.id``), the new field is written dotted too, so a document keeps one style.
+    """
+    parts = path.split(".")
+    found = _locate(doc, parts)
+    if found is not None:
+        holder, key = found
+        holder[key] = value
+        return
+    head = parts[0]
+    if head not in doc and any(k.startswith(head + ".") for k in doc):
+        doc[path] = value
+        return
+    node = doc
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if not isinstance(child, dict):
+            if child is not None:
+                # A scalar is in the way ({"process": "x"}): keep it, write the rest dotted.
+                node[".".join(parts[i:])] = value
+                return
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        if not value and prefix:
+            yield prefix, {}
+        for k, v in value.items():
+            yield from _flatten(f"{prefix}.{k}" if prefix else str(k), v)
+    else:
+        yield prefix, value
+
+
+def flatten(doc: dict) -> dict[str, Any]:
+    """Dotted-key copy of ``doc``; lists are kept as values (objects inside them untouched)."""
+    return dict(_flatten("", doc))

@@ -1,0 +1,93 @@
+"""NXLog ``im_msvistalog`` records written with ``to_json()``: flat keys, event data on top."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .normalise import WinEvent
+from .timeutil import parse_timestamp
+
+__all__ = ["NXLOG_SYSTEM_KEYS", "looks_like_nxlog", "nxlog_to_win_event"]
+
+# Keys NXLog adds itself; every other key is event data (EventData/UserData fields).
+NXLOG_SYSTEM_KEYS = frozenset(
+    {
+        "EventTime",
+        "EventReceivedTime",
+        "Hostname",
+        "Keywords",
+        "EventType",
+        "SeverityValue",
+        "Severity",
+        "EventID",
+        "SourceName",
+        "ProviderGuid",
+        "Version",
+        "Task",
+        "OpcodeValue",
+        "RecordNumber",
+        "ActivityID",
+        "RelatedActivityID",
+        "ProcessID",
+        "ThreadID",
+        "Channel",
+        "Domain",
+        "AccountName",
+        "UserID",
+        "AccountType",
+        "Category",
+        "Opcode",
+        "Message",
+        "SourceModuleName",
+        "SourceModuleType",
+        "MessageSourceAddress",
+        "ERROR_EVT_UNRESOLVED",
+    }
+)
+
+
+def looks_like_nxlog(obj: dict) -> bool:
+    return "EventID" in obj and any(k in obj for k in ("SourceName", "Channel", "ProviderGuid"))
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def nxlog_to_win_event(obj: dict) -> WinEvent:
+    """The :class:`WinEvent` in an NXLog record. Raises ValueError without an event id.
+
+    ``EventTime`` without a UTC offset is taken as UTC (configure NXLog to write UTC).
+    """
+    event_id = _int(obj.get("EventID"))
+    if event_id is None:
+        raise ValueError("EventID: expected an integer")
+    return WinEvent(
+        event_id=event_id,
+        provider=_str(obj.get("SourceName")),
+        channel=_str(obj.get("Channel")),
+        computer=_str(obj.get("Hostname")),
+        time_created=parse_timestamp(obj.get("EventTime")),
+        record_id=_int(obj.get("RecordNumber")),
+        provider_guid=obj.get("ProviderGuid") or None,
+        version=_int(obj.get("Version")),
+        process_id=_int(obj.get("ProcessID")),
+        thread_id=_int(obj.get("ThreadID")),
+        user_sid=obj.get("UserID") or None,
+        event_data={k: v for k, v in obj.items() if k not in NXLOG_SYSTEM_KEYS},
+        message=obj.get("Message") if isinstance(obj.get("Message"), str) else None,
+        received=parse_timestamp(obj.get("EventReceivedTime")),
+    )

@@ -1,0 +1,100 @@
+"""Results of parsing, and turning one decoded JSON object into a stored-ready ECS event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from .ecs import EcsFieldError, assign_id, check_ecs
+from .normalise import NormaliseError, normalise_windows
+from .nxlog import looks_like_nxlog, nxlog_to_win_event
+from .winlogbeat import looks_like_winlogbeat, winlogbeat_to_win_event
+
+__all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
+    "ParsedRecord",
+    "RecordKind",
+    "classify_record",
+    "normalise_record",
+    "parse_json_line",
+]
+
+DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+
+RecordKind = Literal["ecs", "winlogbeat", "nxlog", "evtx"]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRecord:
+    """One input line or record: an ECS event (with ``event.id`` set) or an error.
+
+    ``number`` is the 1-based line number for JSON lines, or the 1-based position of the
+    record in an EVTX file. ``source`` names the archive member it came from, if any.
+    ``kind`` says how the record was read ("ecs", "winlogbeat", "nxlog", "evtx"), None when
+    the line never became a JSON object.
+    """
+
+    number: int
+    event: dict[str, Any] | None = None
+    error: str | None = None
+    kind: RecordKind | None = None
+    source: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def classify_record(obj: dict) -> RecordKind:
+    """How a JSON object is read: raw Winlogbeat, NXLog, or (anything else) ECS."""
+    if looks_like_winlogbeat(obj):
+        return "winlogbeat"
+    if looks_like_nxlog(obj):
+        return "nxlog"
+    return "ecs"
+
+
+def normalise_record(obj: dict, *, fallback_id: str | None = None) -> tuple[RecordKind, dict]:
+    """Turn a decoded JSON object into a checked ECS event with ``event.id`` set.
+
+    ECS objects are checked and coerced in place (:func:`check_ecs`); Winlogbeat and NXLog
+    records become new documents (:func:`normalise_windows`). ``fallback_id`` (for example
+    a ``_bulk`` ``_id``) is used as the id when the event has none, else the content hash.
+    Raises ValueError (with a message fit for the user) when the object cannot be used.
+    """
+    kind = classify_record(obj)
+    try:
+        if kind == "winlogbeat":
+            doc = normalise_windows(winlogbeat_to_win_event(obj))
+        elif kind == "nxlog":
+            doc = normalise_windows(nxlog_to_win_event(obj))
+        else:
+            doc = obj
+        check_ecs(doc)
+    except (EcsFieldError, NormaliseError) as exc:
+        raise ValueError(str(exc)) from None
+    assign_id(doc, fallback_id)
+    return kind, doc
+
+
+def _type_name(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )
+
+
+def parse_json_line(data: bytes) -> dict:
+    """Decode one line (bytes, no newline) to a JSON object. Raises ValueError with a reason."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not valid UTF-8 (byte {exc.start + 1} of the line)") from None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"malformed JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, got {_type_name(value)}")
+    return value

@@ -1,0 +1,64 @@
+"""Timestamp parsing and formatting for ingest."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["format_timestamp", "parse_timestamp"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# 2024-01-02T03:04:05[.fraction][Z|+hh:mm|+hhmm], also with a space instead of T.
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+    r"\s*(Z|z|[+-]\d{2}:?\d{2}|UTC)?"
+)
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An aware UTC datetime for ``value``, or None when it is not a date.
+
+    Accepted: ISO 8601 / RFC 3339 strings (``T`` or a space between date and time, 1-9
+    fractional digits, ``Z``, ``+hh:mm``, ``+hhmm`` or no zone, which means UTC), and numbers,
+    which are epoch milliseconds as in Elasticsearch's default date format. Precision
+    beyond microseconds is truncated. Years outside 1970-9999 (epoch) are rejected.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if value != value or abs(value) > 253_402_300_799_999:  # NaN or past year 9999
+            return None
+        return _EPOCH + timedelta(milliseconds=value)
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    m = _ISO.fullmatch(value.strip())
+    if not m:
+        return None
+    year, month, day, hour, minute, second, frac, zone = m.groups()
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    try:
+        dt = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro
+        )
+    except ValueError:
+        return None
+    if zone and zone not in ("Z", "z", "UTC"):
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        if offset >= timedelta(hours=24):
+            return None
+        try:
+            return (dt - sign * offset).replace(tzinfo=UTC)
+        except OverflowError:
+            return None
+    return dt.replace(tzinfo=UTC)
+
+
+def format_timestamp(dt: datetime) -> str:
+    """``2024-01-02T03:04:05.678Z``: UTC, milliseconds, or microseconds when they are set."""
+    dt = dt.astimezone(UTC)
+    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.microsecond % 1000:
+        return f"{base}.{dt.microsecond:06d}Z"
+    return f"{base}.{dt.microsecond // 1000:03d}Z"
