@@ -1,1 +1,74 @@
-"""The EQL engine (placeholder until the engine lands)."""
+"""Our EQL engine: Elasticsearch's Event Query Language in pure Python (no Django here).
+
+Usage::
+
+    from rules import eql
+    q = eql.compile(text, timestamp_field="@timestamp", tiebreaker_field=None,
+                    category_field="event.category", size=None)
+    for m in q.search(events):          # any order in, Elasticsearch order out
+        m.events, m.join_keys
+    s = q.stream(); s.feed(event) -> [Match]; s.flush() -> [Match]
+
+Choices, following Elasticsearch:
+
+* ``size`` is the ``size`` of Elasticsearch's EQL search API: the maximum number of events
+  (event queries), sequences or samples returned; it defaults to 10, as the API does. Pass the
+  rule's ``max_signals`` for detection. ``search(events, size=N)`` overrides it per call.
+* ``| head N`` keeps the first N results, ``| tail N`` the last N (still returned in ascending
+  order); pipes apply in order, then ``size`` applies from the end if the last pipe is a tail.
+* Events are ordered by timestamp, then the tiebreaker field, then arrival order (standing in
+  for Elasticsearch's implicit ``_shard_doc`` tiebreaker). Timestamps may be epoch
+  milliseconds (numbers or numeric strings) or ISO-8601 strings; events without one sort last.
+* ``==``, ``!=``, ``in``, ``like``, ``regex`` are case-sensitive; ``:`` and the ``~`` forms are
+  case-insensitive. Comparisons with null are null; ``where`` keeps only true.
+* A field comparison against constants holds when any element of a multi-valued field does;
+  ``!=`` and ``not in`` hold when no element matches. Functions other than the string
+  predicates read a multi-valued field's first (sorted) value, as Elasticsearch scripts do.
+* We have no index mapping: every field behaves as if mapped (``?field`` and ``field`` only
+  differ for join keys, where a null plain key drops the event and a null ``?key`` joins).
+"""
+
+from __future__ import annotations
+
+from .engine import DEFAULT_SIZE, Match, Query, Stream
+from .errors import EqlError, EqlSyntaxError
+from .parser import parse
+from .ruleset import compile_many
+
+__all__ = [
+    "DEFAULT_SIZE",
+    "EqlError",
+    "EqlSyntaxError",
+    "Match",
+    "Query",
+    "Stream",
+    "compile",
+    "compile_many",
+    "parse",
+]
+
+
+def compile(
+    text: str,
+    timestamp_field: str = "@timestamp",
+    tiebreaker_field: str | None = None,
+    category_field: str = "event.category",
+    size: int | None = None,
+    max_samples_per_key: int = 1,
+) -> Query:
+    """Parse and compile ``text``; raises :class:`EqlSyntaxError` or :class:`EqlError`."""
+    if not isinstance(timestamp_field, str) or not timestamp_field:
+        raise EqlError("timestamp_field must be a non-empty string")
+    try:
+        statement = parse(text)
+        return Query(
+            statement,
+            text,
+            timestamp_field=timestamp_field,
+            tiebreaker_field=tiebreaker_field,
+            category_field=category_field,
+            size=size,
+            max_samples_per_key=max_samples_per_key,
+        )
+    except RecursionError:
+        raise EqlSyntaxError("query is nested too deeply", 1, 1, text) from None

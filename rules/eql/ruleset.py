@@ -1,20 +1,315 @@
-"""Many EQL queries over one event stream (placeholder: one query at a time, no prefilter)."""
+"""Many EQL queries over one event stream, in one pass, with a prefilter.
+
+``compile_many({"rule-id": text, ...}, **options)`` compiles every query with
+:func:`rules.eql.compile` and analyses its syntax tree once:
+
+* the **event categories** each query can match (per term for sequences and samples, plus the
+  ``until`` term; ``any`` matches every event);
+* the **literal values** a query requires: a condition that must hold for the query (or the
+  term) to match and that compares a field with string constants, for example
+  ``process.name : ("a.exe", "b.exe")``, ``process.name == "x"`` or ``file.extension in~
+  ("js", "vbs")`` at the top level of an ``and``. An ``or`` is indexed when every branch is;
+  ``not``, wildcards, regexes, functions, ``!=`` and comparisons with numbers or null are never
+  used (they could only narrow the candidates unsoundly).
+
+``RuleSet.search(events)`` reads the events once. For each event it looks up the rules of the
+event's categories and, per indexed field, the rules that accept the event's lowercased value
+(every element of an array; a non-string value makes every rule of that field a candidate).
+Lowercasing is a superset of both the case-sensitive ``==``/``in`` and the case-insensitive
+``:``/``in~``/``==~`` comparisons, so no match is lost. Each rule collects its candidate events
+(in input order) and, at the end, runs its own compiled query over them:
+``query.search(candidates)``. A rule therefore yields exactly what it would alone on all the
+events -- same matches, same order, same ``head``/``tail``/``size`` limits -- because an event
+that can satisfy none of a query's filters never changes its result. Sequences and samples
+are handled the same way (an event is a candidate when it can match any of their terms).
+
+Errors: by default (``on_error="raise"``) the first problem raises :class:`RuleSetError`, an
+:class:`~rules.eql.errors.EqlError` naming every failing rule id with its line, column and
+reason (``.errors`` maps rule id to the engine's error). With ``on_error="skip"`` the failing
+rules are left out and listed in ``RuleSet.errors``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from . import ast
+from .compiler import field_getter
+from .errors import EqlError
+
+__all__ = ["RuleSet", "RuleSetError", "compile_many", "requirement"]
+
+# Fields whose values most events share: a rule keyed on them alone still needs its predicate
+# run on nearly every event of its category, so any other key is preferred.
+_BROAD_FIELDS = frozenset(
+    {
+        "host.os.type", "host.os.family", "host.os.name", "host.os.platform", "event.type",
+        "event.kind", "event.category", "event.module", "event.dataset", "event.outcome",
+        "event.provider", "data_stream.dataset", "data_stream.type", "agent.type",
+        "network.direction", "network.transport", "network.type", "user.domain",
+        "event.action",
+    }
+)  # fmt: skip
+
+# A requirement is a tuple of atoms; the filter can match only if one atom holds.
+# An atom is (field path, frozenset of lowercased strings the field must equal).
+Atom = tuple[tuple[str, ...], frozenset[str]]
+
+
+class RuleSetError(EqlError):
+    """Some rules of a rule set do not compile; ``errors`` maps each rule id to its error."""
+
+    def __init__(self, errors: dict[str, EqlError]):
+        self.errors = dict(errors)
+        first_id, first = next(iter(self.errors.items()))
+        lines = [f"{len(self.errors)} rule(s) do not compile:"]
+        lines += [f"rule {rid!r}: {err}" for rid, err in self.errors.items()]
+        super().__init__("\n".join(lines), first.line, first.column)
+        self.rule_id = first_id
+
+
+def _string_literal(node) -> str | None:
+    if isinstance(node, ast.Literal) and type(node.value) is str:
+        return node.value
+    return None
+
+
+def _field_and_string(left, right) -> tuple[tuple[str, ...], str] | None:
+    if isinstance(left, ast.Field) and _string_literal(right) is not None:
+        return left.path, right.value
+    if isinstance(right, ast.Field) and _string_literal(left) is not None:
+        return right.path, left.value
+    return None
+
+
+def _score(atoms: tuple[Atom, ...]) -> int:
+    return sum(len(v) * (50 if ".".join(p) in _BROAD_FIELDS else 1) for p, v in atoms)
+
+
+def requirement(expr) -> tuple[Atom, ...] | None:
+    """Atoms of which at least one holds whenever ``expr`` is true, or None if unknown.
+
+    Sound for the engine's semantics: string comparisons are exact after lowercasing at most,
+    multi-valued fields match when any element does, and null never satisfies an atom.
+    """
+    if isinstance(expr, ast.StringMatch):
+        if expr.kind != "wildcard" or not isinstance(expr.expr, ast.Field):
+            return None
+        if any("*" in p or "?" in p for p in expr.patterns):
+            return None
+        return ((expr.expr.path, frozenset(p.lower() for p in expr.patterns)),)
+    if isinstance(expr, ast.Comparison):
+        if expr.op != "==":
+            return None
+        fs = _field_and_string(expr.left, expr.right)
+        return None if fs is None else ((fs[0], frozenset((fs[1].lower(),))),)
+    if isinstance(expr, ast.InSet):
+        if expr.negated or not isinstance(expr.expr, ast.Field) or not expr.values:
+            return None
+        values = [_string_literal(v) for v in expr.values]
+        if any(v is None for v in values):
+            return None
+        return ((expr.expr.path, frozenset(v.lower() for v in values)),)
+    if isinstance(expr, ast.And):
+        best = None
+        for operand in expr.operands:
+            r = requirement(operand)
+            if r is not None and (best is None or _score(r) < _score(best)):
+                best = r
+        return best
+    if isinstance(expr, ast.Or):
+        merged: dict[tuple[str, ...], set[str]] = {}
+        for operand in expr.operands:
+            r = requirement(operand)
+            if r is None:
+                return None
+            for path, values in r:
+                merged.setdefault(path, set()).update(values)
+        return tuple((p, frozenset(v)) for p, v in merged.items())
+    return None
+
+
+def _filters(statement: ast.Statement) -> list[ast.EventFilter]:
+    q = statement.query
+    if isinstance(q, ast.EventQuery):
+        return [q.filter]
+    terms = list(q.terms)
+    if isinstance(q, ast.Sequence) and q.until is not None:
+        terms.append(q.until)
+    return [t.filter for t in terms]
+
+
+@dataclass(frozen=True)
+class _Route:
+    """One filter's entry in the index: which rule slot, which category, which atoms."""
+
+    slot: int
+    category: str | None
+    atoms: tuple[Atom, ...] | None
+
+
+class _Plan:
+    """The merged index for one combination of event categories."""
+
+    __slots__ = ("always", "fields")
+
+    def __init__(self, routes: list[_Route]):
+        always: list[int] = []
+        by_field: dict[tuple[str, ...], dict[str, list[int]]] = {}
+        for r in routes:
+            if r.atoms is None:
+                always.append(r.slot)
+                continue
+            for path, values in r.atoms:
+                index = by_field.setdefault(path, {})
+                for v in values:
+                    index.setdefault(v, []).append(r.slot)
+        self.always = tuple(sorted(set(always)))
+        fields = []
+        for path, index in by_field.items():
+            frozen = {v: tuple(sorted(set(s))) for v, s in index.items()}
+            every = tuple(sorted({s for slots in frozen.values() for s in slots}))
+            fields.append((field_getter(path), frozen, every))
+        self.fields = tuple(fields)
+
 
 class RuleSet:
-    def __init__(self, queries: dict):
-        self.queries = queries
+    """Compiled queries evaluated together; see the module docstring for the guarantees."""
 
-    def search(self, events):
-        events = list(events)
-        for rule_id, query in self.queries.items():
-            for match in query.search(events):
-                yield rule_id, match
+    def __init__(
+        self,
+        queries: dict[str, object],
+        statements: dict[str, ast.Statement],
+        *,
+        category_field: str = "event.category",
+        errors: dict[str, EqlError] | None = None,
+    ):
+        self.queries = dict(queries)
+        self.errors = dict(errors or {})
+        self.rule_ids = list(self.queries)
+        self._category = field_getter(tuple(category_field.split(".")))
+        self.routes: list[_Route] = []
+        for slot, rule_id in enumerate(self.rule_ids):
+            for f in _filters(statements[rule_id]):
+                self.routes.append(_Route(slot, f.category, requirement(f.condition)))
+        self._by_category: dict[str | None, list[_Route]] = {}
+        for r in self.routes:
+            self._by_category.setdefault(r.category, []).append(r)
+        self._plans: dict[object, _Plan] = {}
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def describe(self) -> dict[str, list[tuple[str | None, tuple[Atom, ...] | None]]]:
+        """Rule id -> its filters' (category, atoms) as indexed (atoms None = category only)."""
+        out: dict[str, list] = {rid: [] for rid in self.rule_ids}
+        for r in self.routes:
+            out[self.rule_ids[r.slot]].append((r.category, r.atoms))
+        return out
+
+    def _plan(self, cats: tuple) -> _Plan:
+        plan = self._plans.get(cats)
+        if plan is None:
+            routes = list(self._by_category.get(None, ()))
+            for c in dict.fromkeys(cats):
+                if c is not None:
+                    routes.extend(self._by_category.get(c, ()))
+            plan = self._plans[cats] = _Plan(routes)
+        return plan
+
+    def candidates(self, events: Iterable[dict]) -> list[list[dict]]:
+        """Per rule slot, the events (in input order) that can match one of its filters."""
+        lists: list[list[dict]] = [[] for _ in self.rule_ids]
+        get_category = self._category
+        plans = self._plans
+        plan_for = self._plan
+        for e in events:
+            if type(e) is not dict:
+                continue
+            c = get_category(e)
+            if type(c) is str:
+                key = (c,)
+            elif type(c) is list:
+                key = tuple(x for x in c if type(x) is str)
+            else:
+                key = ()
+            plan = plans.get(key) or plan_for(key)
+            for slot in plan.always:
+                lists[slot].append(e)
+            for get, index, every in plan.fields:
+                v = get(e)
+                if v is None:
+                    continue
+                if type(v) is str:
+                    slots = index.get(v.lower())
+                    if slots is None:
+                        continue
+                elif type(v) is list:
+                    found = set()
+                    for x in v:
+                        if type(x) is str:
+                            found.update(index.get(x.lower(), ()))
+                        elif x is not None:
+                            found = every
+                            break
+                    if not found:
+                        continue
+                    slots = found
+                else:
+                    slots = every
+                for slot in slots:
+                    lst = lists[slot]
+                    if not lst or lst[-1] is not e:
+                        lst.append(e)
+        return lists
+
+    def search(self, events: Iterable[dict]) -> Iterator[tuple[str, object]]:
+        """``(rule_id, match)`` for every match of every rule, rule by rule in insertion order,
+        each rule's matches in the order and within the limits of ``Query.search``."""
+        lists = self.candidates(events)
+        for slot, rule_id in enumerate(self.rule_ids):
+            if lists[slot]:
+                for match in self.queries[rule_id].search(lists[slot]):
+                    yield rule_id, match
 
 
-def compile_many(texts: dict[str, str], **options) -> RuleSet:
+def _statement_of(query, text: str) -> ast.Statement:
+    for name in ("statement", "ast", "tree"):
+        st = getattr(query, name, None)
+        if isinstance(st, ast.Statement):
+            return st
+    from .parser import parse
+
+    return parse(text)
+
+
+def compile_many(texts: dict[str, str], *, on_error: str = "raise", **options) -> RuleSet:
+    """Compile ``{rule_id: query text}`` into a :class:`RuleSet`.
+
+    ``options`` are passed to :func:`rules.eql.compile` (``timestamp_field``,
+    ``tiebreaker_field``, ``category_field``, ``size``...). ``on_error="raise"`` raises
+    :class:`RuleSetError` naming every rule that fails; ``"skip"`` leaves them out and records
+    them in ``RuleSet.errors``.
+    """
+    if on_error not in ("raise", "skip"):
+        raise EqlError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     from rules import eql
 
-    return RuleSet({rule_id: eql.compile(text, **options) for rule_id, text in texts.items()})
+    queries, statements, errors = {}, {}, {}
+    for rule_id, text in texts.items():
+        try:
+            q = eql.compile(text, **options)
+            statements[rule_id] = _statement_of(q, text)
+        except EqlError as exc:
+            errors[rule_id] = exc
+            continue
+        queries[rule_id] = q
+    if errors and on_error == "raise":
+        raise RuleSetError(errors)
+    return RuleSet(
+        queries,
+        statements,
+        category_field=options.get("category_field", "event.category"),
+        errors=errors,
+    )

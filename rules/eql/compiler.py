@@ -1,0 +1,510 @@
+"""Compile AST expressions to closures ``f(event) -> value`` (no AST walking per event).
+
+Boolean expressions return ``True``, ``False`` or ``None`` (null, three-valued logic). Field
+comparisons against constants use "any element" semantics for multi-valued fields, as
+Elasticsearch's term/range/wildcard queries do; other expressions read a multi-valued field's
+first doc value.
+"""
+
+from __future__ import annotations
+
+from . import ast
+from . import functions as fn
+from .errors import EqlError
+
+_MISSING = object()
+_eq = fn.eq
+_order = fn.order
+
+
+# ---- field access ------------------------------------------------------------------------
+
+
+def _resolve(obj, parts, i, cands):
+    """General path resolution over nested dicts, dotted keys, mixtures and lists of objects."""
+    if type(obj) is list:
+        out = []
+        for x in obj:
+            r = _resolve(x, parts, i, cands)
+            if r is _MISSING:
+                continue
+            if type(r) is list:
+                out.extend(r)
+            else:
+                out.append(r)
+        return out if out else _MISSING
+    if type(obj) is not dict:
+        return _MISSING
+    for key, j in cands[i]:
+        if key in obj:
+            v = obj[key]
+            if j == len(parts):
+                return v
+            r = _resolve(v, parts, j, cands)
+            if r is not _MISSING:
+                return r
+    return _MISSING
+
+
+def field_getter(path: tuple[str, ...]):
+    """``get(event)`` for a field path: the value, a list for multi-valued fields, or None.
+
+    Nested dicts are tried first (the common ECS shape), then dotted keys and mixtures.
+    """
+    parts = tuple(path)
+    n = len(parts)
+    cands = [[(".".join(parts[i:j]), j) for j in range(n, i, -1)] + [] for i in range(n)]
+    # try the longest dotted key last would change nothing: any hit is the value
+    cands = [sorted(c, key=lambda kj: kj[1]) for c in cands]
+
+    def slow(e):
+        r = _resolve(e, parts, 0, cands)
+        return None if r is _MISSING else r
+
+    if n == 1:
+        key = parts[0]
+
+        def get1(e):
+            return e.get(key)
+
+        return get1
+    if n == 2:
+        p0, p1 = parts
+        dotted = p0 + "." + p1
+
+        def get2(e):
+            a = e.get(p0)
+            if type(a) is dict:
+                v = a.get(p1, _MISSING)
+                if v is not _MISSING:
+                    return v
+            elif a is None:
+                return e.get(dotted)
+            return slow(e)
+
+        return get2
+    if n == 3:
+        p0, p1, p2 = parts
+
+        def get3(e):
+            a = e.get(p0)
+            if type(a) is dict:
+                b = a.get(p1)
+                if type(b) is dict:
+                    v = b.get(p2, _MISSING)
+                    if v is not _MISSING:
+                        return v
+            return slow(e)
+
+        return get3
+
+    def getn(e):
+        cur = e
+        for p in parts:
+            if type(cur) is not dict:
+                return slow(e)
+            cur = cur.get(p, _MISSING)
+            if cur is _MISSING:
+                return slow(e)
+        return cur
+
+    return getn
+
+
+# ---- expressions ------------------------------------------------------------------------
+
+
+def compile_expr(node):
+    """A closure evaluating ``node`` on one event."""
+    c = _COMPILERS.get(type(node))
+    if c is None:
+        raise EqlError(f"cannot compile {type(node).__name__}")
+    return c(node)
+
+
+def _literal(node: ast.Literal):
+    v = node.value
+    return lambda e: v
+
+
+def _field(node: ast.Field):
+    return field_getter(node.path)
+
+
+def _not(node: ast.Not):
+    f = compile_expr(node.operand)
+
+    def not_(e):
+        v = f(e)
+        if v is True:
+            return False
+        if v is False:
+            return True
+        return None
+
+    return not_
+
+
+def _truth(v):
+    if v is True or v is False or v is None:
+        return v
+    if type(v) is list:
+        vals = fn.flat(v)
+        if not vals:
+            return None
+        return any(x is True for x in vals)
+    return False
+
+
+def _and(node: ast.And):
+    fs = tuple(compile_expr(o) for o in node.operands)
+
+    def and_(e):
+        result = True
+        for f in fs:
+            v = f(e)
+            if v is True:
+                continue
+            if v is False:
+                return False
+            if _truth(v) is False:
+                return False
+            if _truth(v) is None:
+                result = None
+        return result
+
+    return and_
+
+
+def _or(node: ast.Or):
+    fs = tuple(compile_expr(o) for o in node.operands)
+
+    def or_(e):
+        result = False
+        for f in fs:
+            v = f(e)
+            if v is True:
+                return True
+            if v is False:
+                continue
+            t = _truth(v)
+            if t is True:
+                return True
+            if t is None:
+                result = None
+        return result
+
+    return or_
+
+
+_ORDER_OPS = {
+    "<": lambda c: c < 0,
+    "<=": lambda c: c <= 0,
+    ">": lambda c: c > 0,
+    ">=": lambda c: c >= 0,
+}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+def _comparison(node: ast.Comparison):
+    op, left, right = node.op, node.left, node.right
+    # keep the constant on the right
+    if isinstance(left, ast.Literal) and not isinstance(right, ast.Literal):
+        left, right, op = right, left, _FLIP[op]
+    if isinstance(right, ast.Literal) and right.value is None and op in ("==", "!="):
+        f = compile_expr(left)
+        is_null = fn.is_null
+        if op == "==":
+            return lambda e: is_null(f(e))
+        return lambda e: not is_null(f(e))
+    if isinstance(right, ast.Literal):
+        return _compare_const(op, compile_expr(left), right.value, isinstance(left, ast.Field))
+    lf, rf = compile_expr(left), compile_expr(right)
+    first = fn.first
+    if op in ("==", "!="):
+        neg = op == "!="
+
+        def cmp_eq(e):
+            a, b = first(lf(e)), first(rf(e))
+            if a is None or b is None:
+                return None
+            return _eq(a, b) != neg
+
+        return cmp_eq
+    test = _ORDER_OPS[op]
+
+    def cmp_ord(e):
+        a, b = first(lf(e)), first(rf(e))
+        if a is None or b is None:
+            return None
+        c = _order(a, b)
+        return None if c is None else test(c)
+
+    return cmp_ord
+
+
+def _compare_const(op, f, const, is_field):
+    if const is None:  # ordering against null is null
+        return lambda e: None
+    if op in ("==", "!="):
+        neg = op == "!="
+        ct = type(const)
+
+        def cmp_const_eq(e):
+            v = f(e)
+            if v is None:
+                return None
+            if type(v) is ct:
+                return (v == const) != neg
+            if type(v) is list:
+                vals = fn.flat(v)
+                if not vals:
+                    return None
+                hit = any(_eq(x, const) for x in vals)
+                return hit != neg
+            return _eq(v, const) != neg
+
+        return cmp_const_eq
+    test = _ORDER_OPS[op]
+
+    def cmp_const_ord(e):
+        v = f(e)
+        if v is None:
+            return None
+        if type(v) is list:
+            vals = fn.flat(v)
+            if not vals:
+                return None
+            res = None
+            for x in vals:
+                c = _order(x, const)
+                if c is not None:
+                    if test(c):
+                        return True
+                    res = False
+            return res
+        c = _order(v, const)
+        return None if c is None else test(c)
+
+    return cmp_const_ord
+
+
+def _inset(node: ast.InSet):
+    f = compile_expr(node.expr)
+    neg = node.negated
+    ins = node.case_insensitive
+    consts = [v.value for v in node.values if isinstance(v, ast.Literal)]
+    dynamic = [compile_expr(v) for v in node.values if not isinstance(v, ast.Literal)]
+    consts = [c for c in consts if c is not None]
+    str_set = frozenset((c.lower() if ins else c) for c in consts if type(c) is str)
+    others = [c for c in consts if type(c) is not str]
+
+    def member(x, dyn_vals):
+        if type(x) is str:
+            key = x.lower() if ins else x
+            if key in str_set:
+                return True
+        for c in others:
+            if _eq(x, c):
+                return True
+        for d in dyn_vals:
+            if type(x) is str and type(d) is str and ins:
+                if x.lower() == d.lower():
+                    return True
+            elif _eq(x, d):
+                return True
+        if type(x) is not str and str_set:
+            s = fn.to_string(x)
+            if (s.lower() if ins else s) in str_set:
+                return True
+        return False
+
+    if not dynamic and not others:
+
+        def in_fast(e):
+            v = f(e)
+            if v is None:
+                return None
+            if type(v) is str:
+                return ((v.lower() if ins else v) in str_set) != neg
+            vals = fn.flat(v)
+            if not vals:
+                return None
+            return any(member(x, ()) for x in vals) != neg
+
+        return in_fast
+
+    def in_(e):
+        v = f(e)
+        vals = fn.flat(v)
+        if not vals:
+            return None
+        dyn_vals = [d for d in (fn.first(g(e)) for g in dynamic) if d is not None]
+        return any(member(x, dyn_vals) for x in vals) != neg
+
+    return in_
+
+
+def _string_match(node: ast.StringMatch):
+    f = compile_expr(node.expr)
+    if node.kind == "regex":
+        m = fn.regex_matcher(node.patterns, node.case_insensitive)
+        if m is None:
+            raise EqlError(f"invalid regular expression in {list(node.patterns)!r}")
+    else:
+        m = fn.wildcard_matcher(node.patterns, node.case_insensitive)
+    to_string = fn.to_string
+
+    def match(e):
+        v = f(e)
+        if v is None:
+            return None
+        if type(v) is str:
+            return m(v)
+        vals = fn.flat(v)
+        if not vals:
+            return None
+        for x in vals:
+            if m(x if type(x) is str else to_string(x)):
+                return True
+        return False
+
+    return match
+
+
+_ARITH = {
+    "+": fn.f_add,
+    "-": fn.f_subtract,
+    "*": fn.f_multiply,
+    "/": fn.f_divide,
+    "%": fn.f_modulo,
+}
+
+
+def _arith(node: ast.Arithmetic):
+    op = _ARITH[node.op]
+    lf, rf = compile_expr(node.left), compile_expr(node.right)
+    return lambda e: op(lf(e), rf(e))
+
+
+def _negate(node: ast.Negate):
+    f = compile_expr(node.operand)
+
+    def neg(e):
+        v = fn.first(f(e))
+        if v is None or type(v) is bool:
+            return None
+        if type(v) is str:
+            v = fn.to_number(v)
+            if v is None:
+                return None
+        return -v
+
+    return neg
+
+
+def _function(node: ast.FunctionCall):
+    impl = fn.FUNCTION_IMPLS[node.name]
+    args = tuple(compile_expr(a) for a in node.args)
+    if node.case_insensitive or node.name in fn.INSENSITIVE_CAPABLE:
+        ins = node.case_insensitive
+        if node.name == "between":
+            if len(args) == 3:
+                a0, a1, a2 = args
+                return lambda e: impl(a0(e), a1(e), a2(e), False, ins)
+            a0, a1, a2, a3 = args
+            return lambda e: impl(a0(e), a1(e), a2(e), a3(e), ins)
+        if node.name == "indexOf":
+            if len(args) == 2:
+                a0, a1 = args
+                return lambda e: impl(a0(e), a1(e), 0, ins)
+            a0, a1, a2 = args
+            return lambda e: impl(a0(e), a1(e), a2(e), ins)
+        a0, a1 = args
+        if isinstance(node.args[1], ast.Literal) and type(node.args[1].value) is str:
+            return _fast_string_predicate(node.name, a0, node.args[1].value, ins)
+        return lambda e: impl(a0(e), a1(e), ins)
+    if len(args) == 1:
+        (a0,) = args
+        return lambda e: impl(a0(e))
+    if len(args) == 2:
+        a0, a1 = args
+        return lambda e: impl(a0(e), a1(e))
+    return lambda e: impl(*[a(e) for a in args])
+
+
+def _fast_string_predicate(name, getter, sub, ins):
+    if ins:
+        sub = sub.lower()
+    if name == "startsWith":
+
+        def test(s):
+            return s.startswith(sub)
+    elif name == "endsWith":
+
+        def test(s):
+            return s.endswith(sub)
+    else:
+
+        def test(s):
+            return sub in s
+
+    to_string = fn.to_string
+
+    def pred(e):
+        v = getter(e)
+        if v is None:
+            return None
+        if type(v) is str:
+            return test(v.lower() if ins else v)
+        vals = fn.flat(v)
+        if not vals:
+            return None
+        for x in vals:
+            x = x if type(x) is str else to_string(x)
+            if test(x.lower() if ins else x):
+                return True
+        return False
+
+    return pred
+
+
+_COMPILERS = {
+    ast.Literal: _literal,
+    ast.Field: _field,
+    ast.Not: _not,
+    ast.And: _and,
+    ast.Or: _or,
+    ast.Comparison: _comparison,
+    ast.InSet: _inset,
+    ast.StringMatch: _string_match,
+    ast.Arithmetic: _arith,
+    ast.Negate: _negate,
+    ast.FunctionCall: _function,
+}
+
+
+def compile_condition(node):
+    """A predicate ``event -> bool`` true only when the condition is true (not null)."""
+    if isinstance(node, ast.Literal):
+        v = node.value is True
+        return lambda e: v
+    f = compile_expr(node)
+    return lambda e: f(e) is True
+
+
+def compile_category(category: str | None, category_field: str):
+    """A predicate for the event category (``None`` = ``any``): exact, any element of a list."""
+    if category is None:
+        return None
+    get = field_getter(tuple(category_field.split(".")))
+
+    def cat(e):
+        v = get(e)
+        if v == category:
+            return True
+        if type(v) is list:
+            return category in v
+        return False
+
+    return cat

@@ -1,0 +1,573 @@
+"""Query execution: event queries, sequences and samples, batch (``search``) and streaming.
+
+Ordering follows Elasticsearch: events by timestamp, then tiebreaker, then arrival order (our
+stand-in for Elasticsearch's implicit ``_shard_doc`` tiebreaker). Each event gets an *ordinal*
+``(timestamp, tiebreaker, position)`` and every algorithm below works on ordinals.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from . import ast
+from . import functions as fn
+from .compiler import compile_category, compile_condition, compile_expr, field_getter
+from .errors import EqlError
+
+DEFAULT_SIZE = 10
+DEFAULT_MAX_OPEN = 100_000
+
+
+@dataclass(slots=True)
+class Match:
+    """One result: ``events`` (``None`` for a missing-event slot) and ``join_keys``."""
+
+    events: list
+    join_keys: list = field(default_factory=list)
+
+
+# ---- timestamps ---------------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_timestamp(v):
+    """Milliseconds since the epoch from epoch-ms numbers, numeric strings or ISO-8601 text."""
+    if v is None:
+        return None
+    t = type(v)
+    if t is int or t is float:
+        return v
+    if t is list:
+        vals = fn.flat(v)
+        return parse_timestamp(vals[0]) if vals else None
+    if t is not str:
+        return None
+    try:
+        return float(v) if "." in v else int(v)
+    except ValueError:
+        pass
+    s = v.strip()
+    if s.endswith(("Z", "z")):
+        s = s[:-1] + "+00:00"
+    # Python reads at most microseconds: keep nanosecond digits out of fromisoformat
+    frac = 0.0
+    dot = s.find(".", 10)
+    if dot != -1:
+        end = dot + 1
+        while end < len(s) and s[end].isdigit():
+            end += 1
+        digits = s[dot + 1 : end]
+        if len(digits) > 6:
+            frac = float("0." + digits) * 1000
+            s = s[:dot] + s[end:]
+    try:
+        d = datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=UTC)
+    delta = d - _EPOCH
+    ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds / 1000
+    if frac:
+        ms = (delta.days * 86_400 + delta.seconds) * 1000 + frac
+    if ms == int(ms):
+        return int(ms)
+    return ms
+
+
+def _tb_key(v):
+    if v is None:
+        return (2, 0)
+    if type(v) is list:
+        v = fn.first(v)
+        if v is None:
+            return (2, 0)
+    if type(v) in (int, float) and type(v) is not bool:
+        return (0, v)
+    return (1, str(v))
+
+
+# ---- join keys ----------------------------------------------------------------------------
+
+
+class _KeySpec:
+    """Computes the join-key combinations of an event for one query term."""
+
+    __slots__ = ("getters", "optional")
+
+    def __init__(self, keys):
+        self.getters = tuple(compile_expr(k) for k in keys)
+        # only ``?field`` keys accept nulls; Elasticsearch drops events missing a plain key
+        self.optional = tuple(isinstance(k, ast.Field) and k.optional for k in keys)
+
+    def combos(self, e):
+        """A list of key tuples (several for multi-valued keys; empty when a key is null)."""
+        getters = self.getters
+        if not getters:
+            return [()]
+        per = []
+        single = True
+        for g, opt in zip(getters, self.optional, strict=True):
+            v = g(e)
+            if type(v) is list:
+                vals = fn.flat(v)
+                vals = _dedupe_sorted(vals)
+                if not vals:
+                    if not opt:
+                        return []
+                    vals = [None]
+                elif len(vals) > 1:
+                    single = False
+                per.append(vals)
+            elif v is None:
+                if not opt:
+                    return []
+                per.append((None,))
+            else:
+                per.append((v,))
+        if single:
+            return [tuple(p[0] for p in per)]
+        return list(itertools.product(*per))
+
+
+def _dedupe_sorted(vals):
+    out = []
+    seen = set()
+    for v in vals:
+        k = (type(v), v) if not isinstance(v, dict) else id(v)
+        if k not in seen:
+            seen.add(k)
+            out.append(v)
+    try:
+        out.sort()
+    except TypeError:
+        pass
+    return out
+
+
+def _sort_key_value(v):
+    if v is None:
+        return (0, 0)
+    if type(v) is bool:
+        return (1, v)
+    if type(v) in (int, float):
+        return (2, v)
+    return (3, str(v))
+
+
+# ---- streaming matchers -------------------------------------------------------------------
+
+
+class _EventMatcher:
+    """Streaming matcher of an event query: every matching event is a match at once."""
+
+    def __init__(self, query: Query):
+        self.pred = query._event_pred
+        self.dropped = 0
+
+    def feed_ordered(self, e, ordinal):
+        if self.pred(e):
+            return [(ordinal, Match([e], []))]
+        return []
+
+    def flush(self):
+        return []
+
+
+class _Partial:
+    __slots__ = ("events", "last_ts", "ordinals", "start_ts")
+
+    def __init__(self, events, ordinals, start_ts, last_ts):
+        self.events = events
+        self.ordinals = ordinals
+        self.start_ts = start_ts
+        self.last_ts = last_ts
+
+
+class _SequenceMatcher:
+    """Elasticsearch's sequence algorithm, one event at a time in ordinal order.
+
+    Per positive stage and join key only the latest partial sequence is kept: Elasticsearch
+    extends the latest partial before the event and discards the older ones of that key, so
+    they can never complete. ``until`` events discard all partials of their key. Missing-event
+    stages are checked on completion (trailing ones once ``maxspan`` has passed or on flush).
+    """
+
+    def __init__(self, query: Query, max_open: int = DEFAULT_MAX_OPEN):
+        self.q = query
+        self.stages = query._positive  # list of (index in full term list, pred, keyspec)
+        self.missing = query._missing  # list of (index, pred, keyspec)
+        self.n_terms = query._n_terms
+        self.maxspan = query._maxspan
+        self.until = query._until  # (pred, keyspec) or None
+        self.partials = [dict() for _ in self.stages[:-1]] if len(self.stages) > 1 else []
+        self.history = [[] for _ in self.missing]  # (ordinal, ts, combos) per missing stage
+        self.pending = []  # completed candidates waiting for trailing missing checks
+        self.max_open = max_open
+        self.open = 0
+        self.dropped = 0
+        self._since_prune = 0
+        self._has_trailing = bool(self.missing) and self.missing[-1][0] > self.stages[-1][0]
+        self._has_leading = bool(self.missing) and self.missing[0][0] < self.stages[0][0]
+
+    # -- helpers -------------------------------------------------------------------------
+    def _prune(self, now_ts):
+        if self.maxspan is None or now_ts is None:
+            return
+        limit = now_ts - self.maxspan
+        for group in self.partials:
+            stale = [k for k, p in group.items() if p.start_ts is not None and p.start_ts < limit]
+            for k in stale:
+                del group[k]
+            self.open -= len(stale)
+        if self.missing:
+            horizon = limit - self.maxspan  # leading checks look back up to one more maxspan
+            for hist in self.history:
+                cut = 0
+                while cut < len(hist) and hist[cut][1] is not None and hist[cut][1] < horizon:
+                    cut += 1
+                if cut:
+                    del hist[:cut]
+
+    def _evict(self):
+        # drop the oldest partial (by start) when the cap is reached: counted, never silent
+        oldest = None
+        for gi, group in enumerate(self.partials):
+            for k, p in group.items():
+                if oldest is None or p.ordinals[0] < oldest[2]:
+                    oldest = (gi, k, p.ordinals[0])
+        if oldest is not None:
+            del self.partials[oldest[0]][oldest[1]]
+            self.open -= 1
+            self.dropped += 1
+
+    def feed_ordered(self, e, ordinal):
+        ts = ordinal[1]
+        out = []
+        stages = self.stages
+        last = len(stages) - 1
+        self._since_prune += 1
+        if self._since_prune >= 256:
+            self._since_prune = 0
+            self._prune(ts)
+        if self.pending and self.maxspan is not None and ts is not None:
+            out.extend(self._release(ts))
+        # missing-event history first: a missing event must lie strictly between neighbours,
+        # and this event's ordinal is greater than every partial's, so order does not matter
+        for hi, (_idx, pred, keyspec) in enumerate(self.missing):
+            if pred(e):
+                combos = keyspec.combos(e)
+                if combos:
+                    self.history[hi].append((ordinal, ts, set(combos)))
+        # positive stages from last to first, so one event never fills two stages of a sequence
+        for si in range(last, -1, -1):
+            _idx, pred, keyspec = stages[si]
+            if not pred(e):
+                continue
+            combos = keyspec.combos(e)
+            for key in combos:
+                if si == 0:
+                    p = _Partial([e], [ordinal], ts, ts)
+                    if last == 0:
+                        out.extend(self._complete(p, key))
+                        continue
+                    group = self.partials[0]
+                    if key not in group:
+                        self.open += 1
+                    group[key] = p
+                    continue
+                prev = self.partials[si - 1].pop(key, None)
+                if prev is None:
+                    continue
+                self.open -= 1
+                if (
+                    self.maxspan is not None
+                    and ts is not None
+                    and prev.start_ts is not None
+                    and ts - prev.start_ts > self.maxspan
+                ):
+                    continue
+                p = _Partial([*prev.events, e], [*prev.ordinals, ordinal], prev.start_ts, ts)
+                if si == last:
+                    out.extend(self._complete(p, key))
+                else:
+                    group = self.partials[si]
+                    if key not in group:
+                        self.open += 1
+                    group[key] = p
+        if self.until is not None:
+            upred, ukeys = self.until
+            if upred(e):
+                for key in ukeys.combos(e):
+                    for group in self.partials:
+                        if group.pop(key, None) is not None:
+                            self.open -= 1
+        while self.open > self.max_open:
+            self._evict()
+        return out
+
+    def _complete(self, p, key):
+        if not self.missing:
+            return [(p.ordinals[0], Match(p.events, list(key)))]
+        if self._has_trailing:
+            self.pending.append((p, key))
+            return []
+        return self._check_missing(p, key)
+
+    def _release(self, now_ts):
+        out = []
+        keep = []
+        for p, key in self.pending:
+            if p.last_ts is not None and now_ts - p.start_ts > self.maxspan:
+                out.extend(self._check_missing(p, key))
+            else:
+                keep.append((p, key))
+        self.pending = keep
+        return out
+
+    def flush(self):
+        out = []
+        for p, key in self.pending:
+            out.extend(self._check_missing(p, key))
+        self.pending = []
+        return out
+
+    def _check_missing(self, p, key):
+        """Emit the candidate unless the missing stages can all be filled (in order, same key,
+        within maxspan together with the positive events), which is Elasticsearch's test."""
+        slots = [None] * self.n_terms
+        pos_index = [idx for idx, _, _ in self.stages]
+        for idx, ev in zip(pos_index, p.events, strict=True):
+            slots[idx] = ev
+        ords = dict(zip(pos_index, p.ordinals, strict=True))
+        miss_index = {idx: hi for hi, (idx, _, _) in enumerate(self.missing)}
+        lo_ts, hi_ts = p.start_ts, p.last_ts
+        # walk the full term list; fill missing stages greedily
+        idxs = list(range(self.n_terms))
+        first_pos = pos_index[0]
+        # leading missing stages: fill backwards from the first positive event, latest first
+        bound = ords[first_pos]
+        for idx in range(first_pos - 1, -1, -1):
+            hist = self.history[miss_index[idx]]
+            found = None
+            for rec in reversed(hist):
+                if rec[0] < bound and key in rec[2]:
+                    found = rec
+                    break
+            if found is None:
+                return [(p.ordinals[0], Match(slots, list(key)))]
+            bound = found[0]
+            lo_ts = found[1] if found[1] is not None else lo_ts
+        # the rest: forward, earliest first, each strictly before the next positive event
+        bound = ords[first_pos]
+        for idx in idxs[first_pos + 1 :]:
+            if idx in ords:
+                bound = ords[idx]
+                continue
+            nxt = next((ords[j] for j in idxs[idx + 1 :] if j in ords), None)
+            hist = self.history[miss_index[idx]]
+            found = None
+            for rec in hist:
+                if rec[0] > bound and (nxt is None or rec[0] < nxt) and key in rec[2]:
+                    found = rec
+                    break
+            if found is None:
+                return [(p.ordinals[0], Match(slots, list(key)))]
+            bound = found[0]
+            if nxt is None and found[1] is not None:
+                hi_ts = found[1]
+        if self.maxspan is not None and lo_ts is not None and hi_ts - lo_ts > self.maxspan:
+            return [(p.ordinals[0], Match(slots, list(key)))]
+        return []
+
+
+# ---- the compiled query -------------------------------------------------------------------
+
+
+class Stream:
+    """Streaming interface: ``feed(event)`` returns the matches it completes; ``flush()`` ends
+    the stream. Events must arrive in time order (timestamp, then tiebreaker). Sequence state is
+    bounded by ``maxspan`` and by ``max_open`` open partial sequences; ``dropped`` counts the
+    partial sequences dropped because of that cap. Samples are not streamable (they need the
+    whole data set); ``feed`` buffers them and ``flush`` returns the samples."""
+
+    def __init__(self, query: Query, max_open: int = DEFAULT_MAX_OPEN):
+        self.query = query
+        self._pos = 0
+        if isinstance(query.statement.query, ast.Sequence):
+            self._m = _SequenceMatcher(query, max_open)
+        elif isinstance(query.statement.query, ast.Sample):
+            self._m = None
+            self._buf = []
+        else:
+            self._m = _EventMatcher(query)
+
+    @property
+    def dropped(self) -> int:
+        return 0 if self._m is None else self._m.dropped
+
+    def feed(self, event) -> list[Match]:
+        self._pos += 1
+        if self._m is None:
+            self._buf.append(event)
+            return []
+        ordinal = self.query._ordinal(event, self._pos)
+        return [m for _, m in self._m.feed_ordered(event, ordinal)]
+
+    def flush(self) -> list[Match]:
+        if self._m is None:
+            buf, self._buf = self._buf, []
+            return self.query._samples(buf, None)
+        return [m for _, m in self._m.flush()]
+
+
+class Query:
+    """A compiled EQL query. ``search(events)`` returns Elasticsearch's results and order."""
+
+    def __init__(
+        self,
+        statement: ast.Statement,
+        text: str,
+        timestamp_field: str = "@timestamp",
+        tiebreaker_field: str | None = None,
+        category_field: str = "event.category",
+        size: int | None = None,
+        max_samples_per_key: int = 1,
+    ):
+        self.statement = statement
+        self.text = text
+        self.timestamp_field = timestamp_field
+        self.tiebreaker_field = tiebreaker_field
+        self.category_field = category_field
+        if size is not None and (type(size) is not int or size < 0):
+            raise EqlError("size must be a non-negative integer")
+        self.size = DEFAULT_SIZE if size is None else size
+        self.max_samples_per_key = max_samples_per_key
+        self._ts_get = field_getter(tuple(timestamp_field.split(".")))
+        self._tb_get = (
+            field_getter(tuple(tiebreaker_field.split("."))) if tiebreaker_field else None
+        )
+        q = statement.query
+        if isinstance(q, ast.EventQuery):
+            self._event_pred = self._filter_pred(q.filter)
+        elif isinstance(q, ast.Sequence):
+            self._n_terms = len(q.terms)
+            self._positive = []
+            self._missing = []
+            for i, t in enumerate(q.terms):
+                entry = (i, self._filter_pred(t.filter), _KeySpec(t.keys))
+                (self._missing if t.missing else self._positive).append(entry)
+            self._maxspan = q.maxspan_ms
+            self._until = None
+            if q.until is not None:
+                self._until = (self._filter_pred(q.until.filter), _KeySpec(q.until.keys))
+        elif isinstance(q, ast.Sample):
+            self._sample_terms = [(self._filter_pred(t.filter), _KeySpec(t.keys)) for t in q.terms]
+
+    def _filter_pred(self, flt: ast.EventFilter):
+        cond = compile_condition(flt.condition)
+        cat = compile_category(flt.category, self.category_field)
+        if cat is None:
+            return cond
+        return lambda e: cat(e) and cond(e)
+
+    @property
+    def kind(self) -> str:
+        """``"event"``, ``"sequence"`` or ``"sample"``."""
+        q = self.statement.query
+        if isinstance(q, ast.Sequence):
+            return "sequence"
+        if isinstance(q, ast.Sample):
+            return "sample"
+        return "event"
+
+    def _ordinal(self, e, pos):
+        ts = parse_timestamp(self._ts_get(e)) if type(e) is dict else None
+        tb = _tb_key(self._tb_get(e)) if self._tb_get is not None else (2, 0)
+        return (0 if ts is not None else 1, ts if ts is not None else 0, tb, pos)
+
+    def stream(self, max_open: int = DEFAULT_MAX_OPEN) -> Stream:
+        """A streaming matcher (see :class:`Stream`)."""
+        return Stream(self, max_open)
+
+    def search(self, events, size: int | None = None) -> list[Match]:
+        """All results over ``events`` (any order), in Elasticsearch order, limited by the
+        ``head``/``tail`` pipes and by ``size`` (default: the compile-time size, 10)."""
+        limit = self.size if size is None else size
+        if type(limit) is not int or limit < 0:
+            raise EqlError("size must be a non-negative integer")
+        evs = [e for e in events if type(e) is dict]
+        q = self.statement.query
+        if isinstance(q, ast.Sample):
+            return self._limit(self._samples(evs, None), limit)
+        ordered = sorted(
+            ((self._ordinal(e, i), e) for i, e in enumerate(evs)), key=lambda oe: oe[0]
+        )
+        if isinstance(q, ast.EventQuery):
+            pred = self._event_pred
+            results = [Match([e], []) for _o, e in ordered if pred(e)]
+            return self._limit(results, limit)
+        m = _SequenceMatcher(self, max_open=max(len(ordered), 1) * len(self._positive) + 1)
+        found = []
+        for o, e in ordered:
+            found.extend(m.feed_ordered(e, o))
+        found.extend(m.flush())
+        found.sort(key=lambda om: om[0])
+        return self._limit([mm for _, mm in found], limit)
+
+    def _limit(self, results, limit):
+        tail_last = False
+        for p in self.statement.pipes:
+            if p.name == "head":
+                results = results[: p.count]
+                tail_last = False
+            else:
+                results = results[len(results) - p.count :] if p.count else []
+                tail_last = True
+        if len(results) > limit:
+            results = results[len(results) - limit :] if tail_last else results[:limit]
+        return results
+
+    # -- samples ------------------------------------------------------------------------------
+    def _samples(self, evs, _unused):
+        """Elasticsearch ``sample``: per join key (in key order) up to ``max_samples_per_key``
+        samples, each one event per query (distinct events, earliest first)."""
+        terms = self._sample_terms
+        n = len(terms)
+        ordered = sorted(
+            ((self._ordinal(e, i), e) for i, e in enumerate(evs)), key=lambda oe: oe[0]
+        )
+        by_key: dict = {}
+        for _o, e in ordered:
+            for ti, (pred, keyspec) in enumerate(terms):
+                if not pred(e):
+                    continue
+                for key in keyspec.combos(e):
+                    slot = by_key.get(key)
+                    if slot is None:
+                        slot = by_key[key] = [[] for _ in range(n)]
+                    slot[ti].append(e)
+        results = []
+        for key in sorted(by_key, key=lambda k: tuple(_sort_key_value(v) for v in k)):
+            cands = by_key[key]
+            if any(not c for c in cands):
+                continue
+            used: set[int] = set()
+            for _ in range(self.max_samples_per_key):
+                chosen = []
+                for c in cands:
+                    pick = next(
+                        (e for e in c if id(e) not in used and all(x is not e for x in chosen)),
+                        None,
+                    )
+                    if pick is None:
+                        break
+                    chosen.append(pick)
+                if len(chosen) < n:
+                    break
+                used.update(id(e) for e in chosen)
+                results.append(Match(chosen, list(key)))
+        return results

@@ -1,0 +1,457 @@
+"""Runtime helpers: value coercion, comparisons and the EQL functions (Elasticsearch semantics).
+
+Values are ``None`` (null or missing), scalars, or lists (multi-valued fields). Every function
+returns ``None`` when an argument it needs is null, as Elasticsearch does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+
+# ---- value helpers -------------------------------------------------------------------
+
+
+def is_null(v) -> bool:
+    """Null as Elasticsearch sees it: missing, null, an empty list or a list of nulls."""
+    if v is None:
+        return True
+    if type(v) is list:
+        return all(is_null(x) for x in v)
+    return False
+
+
+def flat(v):
+    """The non-null scalar elements of ``v`` (a list is flattened, nested lists too)."""
+    if type(v) is list:
+        out = []
+        for x in v:
+            if type(x) is list:
+                out.extend(flat(x))
+            elif x is not None:
+                out.append(x)
+        return out
+    return [] if v is None else [v]
+
+
+def first(v):
+    """One value for script-like contexts: Elasticsearch reads the first (sorted) doc value."""
+    if type(v) is not list:
+        return v
+    vals = flat(v)
+    if not vals:
+        return None
+    try:
+        return min(vals)
+    except TypeError:
+        return vals[0]
+
+
+def is_number(v) -> bool:
+    t = type(v)
+    return t is int or t is float
+
+
+def to_number(v):
+    """A number from a number or a numeric string, else None."""
+    t = type(v)
+    if t is int or t is float:
+        return v
+    if t is str:
+        try:
+            return int(v)
+        except ValueError:
+            try:
+                f = float(v)
+            except ValueError:
+                return None
+            return f if math.isfinite(f) else None
+    return None
+
+
+def to_string(v):
+    """Elasticsearch's string rendering of a value (``true``, ``1``, ``1.5``)."""
+    if v is None:
+        return None
+    t = type(v)
+    if t is str:
+        return v
+    if t is bool:
+        return "true" if v else "false"
+    if t is float:
+        if v.is_integer() and abs(v) < 1e7:
+            return f"{v:.1f}"
+        return repr(v)
+    if t is list:
+        return to_string(first(v))
+    return str(v)
+
+
+def eq(a, b) -> bool:
+    """Case-sensitive equality of two non-null scalars, coercing number/numeric-string pairs."""
+    ta, tb = type(a), type(b)
+    if ta is tb:
+        return a == b
+    if ta is bool or tb is bool:
+        if ta is str:
+            return a == ("true" if b else "false")
+        if tb is str:
+            return b == ("true" if a else "false")
+        return False
+    if ta is str and (tb is int or tb is float):
+        n = to_number(a)
+        return n is not None and n == b
+    if tb is str and (ta is int or ta is float):
+        n = to_number(b)
+        return n is not None and n == a
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        return a == b
+    return False
+
+
+def order(a, b):
+    """-1/0/1 comparing two non-null scalars, or None when they do not compare."""
+    ta, tb = type(a), type(b)
+    if ta is bool or tb is bool:
+        if ta is tb:
+            return (a > b) - (a < b)
+        return None
+    if ta is str and tb is str:
+        return (a > b) - (a < b)
+    if ta is str:
+        a = to_number(a)
+        if a is None:
+            return None
+    elif ta is not int and ta is not float:
+        return None
+    if tb is str:
+        b = to_number(b)
+        if b is None:
+            return None
+    elif tb is not int and tb is not float:
+        return None
+    return (a > b) - (a < b)
+
+
+# ---- wildcards -------------------------------------------------------------------------
+
+
+def wildcard_matcher(patterns, insensitive: bool):
+    """A predicate ``str -> bool`` true when the string matches any ``*``/``?`` pattern.
+
+    Plain patterns become a set lookup, ``abc*`` / ``*abc`` / ``*abc*`` become
+    startswith/endswith/contains checks, the rest one compiled regex. Backslashes are literal,
+    as in Elasticsearch EQL (there is no wildcard escape).
+    """
+    exact, prefixes, suffixes, contains, regexes = set(), [], [], [], []
+    for p in patterns:
+        if insensitive:
+            p = p.lower()
+        if "?" not in p:
+            stars = p.count("*")
+            if stars == 0:
+                exact.add(p)
+                continue
+            core = p.strip("*")
+            if "*" not in core:
+                lead, trail = p.startswith("*"), p.endswith("*")
+                if stars == 1 and trail and not lead:
+                    prefixes.append(core)
+                    continue
+                if stars == 1 and lead and not trail:
+                    suffixes.append(core)
+                    continue
+                if lead and trail:
+                    contains.append(core)
+                    continue
+        regexes.append("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in p))
+    pre = tuple(prefixes)
+    suf = tuple(suffixes)
+    con = tuple(contains)
+    rx = re.compile("(?:" + "|".join(regexes) + r")\Z", re.S).match if regexes else None
+    has_any = "" in con
+
+    def match(s: str) -> bool:
+        if insensitive:
+            s = s.lower()
+        if s in exact:
+            return True
+        if pre and s.startswith(pre):
+            return True
+        if suf and s.endswith(suf):
+            return True
+        if con:
+            if has_any:
+                return True
+            for c in con:
+                if c in s:
+                    return True
+        return rx is not None and rx(s) is not None
+
+    return match
+
+
+def regex_matcher(patterns, insensitive: bool):
+    """A predicate for Lucene-style regexes (whole-string match); any pattern may match."""
+    flags = re.S | (re.I if insensitive else 0)
+    try:
+        rx = re.compile("(?:" + "|".join(f"(?:{p})" for p in patterns) + r")\Z", flags)
+    except re.error:
+        return None
+    m = rx.match
+    return lambda s: m(s) is not None
+
+
+# ---- functions -------------------------------------------------------------------------
+
+
+def _str_args(*vals):
+    out = []
+    for v in vals:
+        v = first(v)
+        if v is None:
+            return None
+        out.append(v if type(v) is str else to_string(v))
+    return out
+
+
+def f_between(source, left, right, greedy=False, insensitive=False):
+    args = _str_args(source, left, right)
+    if args is None:
+        return None
+    s, lft, rgt = args
+    g = first(greedy)
+    if g is None:
+        return None
+    hay = s.lower() if insensitive else s
+    if insensitive:
+        lft, rgt = lft.lower(), rgt.lower()
+    i = hay.find(lft)
+    if i < 0:
+        return ""
+    start = i + len(lft)
+    j = hay.rfind(rgt, start) if g is True else hay.find(rgt, start)
+    if j < 0:
+        return ""
+    return s[start:j]
+
+
+def f_cidr_match(ip, *cidrs):
+    vals = flat(ip)
+    if not vals:
+        return None
+    nets = []
+    for c in cidrs:
+        for x in flat(c):
+            try:
+                nets.append(ipaddress.ip_network(str(x), strict=False))
+            except ValueError:
+                continue
+    for v in vals:
+        try:
+            addr = ipaddress.ip_address(str(v))
+        except ValueError:
+            continue
+        for n in nets:
+            if addr.version == n.version and addr in n:
+                return True
+    return False
+
+
+def f_concat(*vals):
+    out = []
+    for v in vals:
+        v = first(v)
+        if v is None:
+            return None
+        out.append(to_string(v))
+    return "".join(out)
+
+
+def _nums(a, b):
+    a, b = first(a), first(b)
+    if a is None or b is None:
+        return None
+    if type(a) is bool or type(b) is bool:
+        return None
+    if not is_number(a):
+        a = to_number(a)
+    if not is_number(b):
+        b = to_number(b)
+    if a is None or b is None:
+        return None
+    return a, b
+
+
+def f_add(a, b):
+    p = _nums(a, b)
+    return None if p is None else p[0] + p[1]
+
+
+def f_subtract(a, b):
+    p = _nums(a, b)
+    return None if p is None else p[0] - p[1]
+
+
+def f_multiply(a, b):
+    p = _nums(a, b)
+    return None if p is None else p[0] * p[1]
+
+
+def f_divide(a, b):
+    p = _nums(a, b)
+    if p is None:
+        return None
+    a, b = p
+    if b == 0:
+        return None
+    if type(a) is int and type(b) is int:
+        q = abs(a) // abs(b)
+        return q if (a >= 0) == (b >= 0) else -q
+    return a / b
+
+
+def f_modulo(a, b):
+    p = _nums(a, b)
+    if p is None:
+        return None
+    a, b = p
+    if b == 0:
+        return None
+    if type(a) is int and type(b) is int:
+        r = abs(a) % abs(b)
+        return r if a >= 0 else -r
+    return math.fmod(a, b)
+
+
+def f_ends_with(s, sub, insensitive=False):
+    return _any_str(s, sub, insensitive, str.endswith)
+
+
+def f_starts_with(s, sub, insensitive=False):
+    return _any_str(s, sub, insensitive, str.startswith)
+
+
+def _contains(a, b):
+    return b in a
+
+
+def f_string_contains(s, sub, insensitive=False):
+    return _any_str(s, sub, insensitive, _contains)
+
+
+def _any_str(s, sub, insensitive, op):
+    sub = first(sub)
+    vals = flat(s)
+    if not vals or sub is None:
+        return None
+    sub = sub if type(sub) is str else to_string(sub)
+    if insensitive:
+        sub = sub.lower()
+    for v in vals:
+        v = v if type(v) is str else to_string(v)
+        if insensitive:
+            v = v.lower()
+        if op(v, sub):
+            return True
+    return False
+
+
+def f_index_of(s, sub, start=0, insensitive=False):
+    args = _str_args(s, sub)
+    if args is None:
+        return None
+    s, sub = args
+    start = first(start)
+    if start is None:
+        start = 0
+    start = to_number(start)
+    if start is None:
+        return None
+    start = max(int(start), 0)
+    if insensitive:
+        s, sub = s.lower(), sub.lower()
+    if start > len(s):
+        return None
+    i = s.find(sub, start)
+    return None if i < 0 else i
+
+
+def f_length(s):
+    s = first(s)
+    if s is None:
+        return None
+    return len(s if type(s) is str else to_string(s))
+
+
+def f_number(s, base=10):
+    s, base = first(s), first(base)
+    if s is None or base is None:
+        return None
+    if is_number(s) and type(s) is not bool:
+        return s
+    if type(s) is not str or type(base) is not int:
+        return None
+    text = s.strip()
+    try:
+        if base == 10:
+            try:
+                return int(text)
+            except ValueError:
+                f = float(text)
+                return f if math.isfinite(f) else None
+        if base == 16 and text.lower().startswith(("0x", "-0x")):
+            text = text.replace("0x", "", 1).replace("0X", "", 1)
+        return int(text, base)
+    except ValueError:
+        return None
+
+
+def f_string(v):
+    return to_string(first(v))
+
+
+def f_substring(s, start, end=None):
+    s = first(s)
+    start = first(start)
+    if s is None or start is None:
+        return None
+    s = s if type(s) is str else to_string(s)
+    if type(start) is not int:
+        start = to_number(start)
+        if start is None:
+            return None
+        start = int(start)
+    if end is None:
+        return s[start:]
+    end = first(end)
+    if end is None:
+        return s[start:]
+    if type(end) is not int:
+        end = to_number(end)
+        if end is None:
+            return None
+        end = int(end)
+    return s[start:end]
+
+
+FUNCTION_IMPLS = {
+    "add": f_add,
+    "between": f_between,
+    "cidrMatch": f_cidr_match,
+    "concat": f_concat,
+    "divide": f_divide,
+    "endsWith": f_ends_with,
+    "indexOf": f_index_of,
+    "length": f_length,
+    "modulo": f_modulo,
+    "multiply": f_multiply,
+    "number": f_number,
+    "startsWith": f_starts_with,
+    "string": f_string,
+    "stringContains": f_string_contains,
+    "substring": f_substring,
+    "subtract": f_subtract,
+}
+INSENSITIVE_CAPABLE = {"between", "endsWith", "indexOf", "startsWith", "stringContains"}

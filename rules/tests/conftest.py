@@ -1,0 +1,21 @@
+"""Test hooks for the rules app: prints the EQL conformance pass counts at the end of a run."""
+
+from __future__ import annotations
+
+import sys
+
+
+def pytest_terminal_summary(terminalreporter):
+    module = sys.modules.get("rules.tests.test_eql_conformance")
+    results = getattr(module, "RESULTS", None)
+    if not results:
+        return
+    terminalreporter.section("EQL conformance (Elasticsearch QA specs)")
+    passed = total = 0
+    for spec_file, (ok, n) in sorted(results.items()):
+        terminalreporter.write_line(f"{spec_file:32} {ok:4}/{n:<4} {100 * ok / n:5.1f}%")
+        passed += ok
+        total += n
+    terminalreporter.write_line(
+        f"{'overall':32} {passed:4}/{total:<4} {100 * passed / total:5.1f}%"
+    )
