@@ -83,7 +83,9 @@ def evtx_json_to_win_event(record: dict) -> WinEvent:
         raise ValueError("System/EventID: missing or not an integer")
     provider = _attrs(system.get("Provider"))
     execution = _attrs(system.get("Execution"))
-    created = _attrs(system.get("TimeCreated")).get("SystemTime") or record.get("timestamp")
+    created = _attrs(system.get("TimeCreated")).get("SystemTime")
+    if not created and isinstance(record.get("timestamp"), str):
+        created = record["timestamp"].removesuffix(" UTC")  # the parser's "...Z UTC" form
     user_data = event.get("UserData")
     return WinEvent(
         event_id=event_id,

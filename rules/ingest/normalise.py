@@ -140,6 +140,19 @@ def _pid(value: Any) -> int | None:
     return None
 
 
+_GUID = re.compile(
+    r"\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?"
+)
+
+
+def braced_guid(value: Any, *, upper: bool = False) -> Any:
+    """``{guid}`` in one spelling whatever the source wrote (braces or not, any case)."""
+    if isinstance(value, str) and (m := _GUID.fullmatch(value.strip())):
+        text = m.group(1)
+        return "{" + (text.upper() if upper else text.lower()) + "}"
+    return value
+
+
 def _put(target: dict, key: str, value: Any) -> None:
     if _present(value):
         target[key] = value
@@ -155,7 +168,7 @@ def _process_block(
     block: dict[str, Any] = {}
     if _present(pid) and (p := _pid(pid)) is not None:
         block["pid"] = p
-    _put(block, "entity_id", entity_id)
+    _put(block, "entity_id", braced_guid(entity_id))
     if _present(executable):
         block["executable"] = executable
         block["name"] = windows_basename(executable)
@@ -395,7 +408,7 @@ def _winlog(ev: WinEvent) -> dict[str, Any]:
     _put(winlog, "channel", ev.channel)
     _put(winlog, "computer_name", ev.computer)
     _put(winlog, "provider_name", ev.provider)
-    _put(winlog, "provider_guid", ev.provider_guid)
+    _put(winlog, "provider_guid", braced_guid(ev.provider_guid, upper=True))
     if ev.record_id is not None:
         winlog["record_id"] = str(ev.record_id)
     if ev.version is not None:
