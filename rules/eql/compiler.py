@@ -8,6 +8,8 @@ first doc value.
 
 from __future__ import annotations
 
+import re
+
 from . import ast
 from . import functions as fn
 from .errors import EqlError
@@ -218,6 +220,8 @@ def _comparison(node: ast.Comparison):
             return lambda e: is_null(f(e))
         return lambda e: not is_null(f(e))
     if isinstance(right, ast.Literal):
+        if type(right.value) is str and _DATE_LIKE.match(right.value):
+            return _compare_date(op, compile_expr(left), right.value)
         return _compare_const(op, compile_expr(left), right.value, isinstance(left, ast.Field))
     lf, rf = compile_expr(left), compile_expr(right)
     first = fn.first
@@ -227,6 +231,9 @@ def _comparison(node: ast.Comparison):
         def cmp_eq(e):
             a, b = first(lf(e)), first(rf(e))
             if a is None or b is None:
+                # two absent fields are equal: Elasticsearch folds unmapped ?fields to null
+                if a is None and b is None:
+                    return not neg
                 return None
             return _eq(a, b) != neg
 
@@ -241,6 +248,55 @@ def _comparison(node: ast.Comparison):
         return None if c is None else test(c)
 
     return cmp_ord
+
+
+_DATE_LIKE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?\Z"
+)
+
+
+def _date_ms(v):
+    from .engine import parse_timestamp
+
+    if type(v) is str and not _DATE_LIKE.match(v):
+        return None
+    return parse_timestamp(v)
+
+
+def _compare_date(op, f, text):
+    """Compare against a date literal: numbers (epoch ms) and ISO strings compare as instants,
+    as an Elasticsearch ``date`` field does; other strings compare as plain text."""
+    const_ms = _date_ms(text)
+    plain = _compare_const(op, f, text, True)
+    if const_ms is None:
+        return plain
+    test = _ORDER_OPS.get(op)
+
+    def one(x):
+        ms = _date_ms(x) if type(x) is str or fn.is_number(x) else None
+        if ms is None:
+            return None
+        if op == "==":
+            return ms == const_ms
+        if op == "!=":
+            return ms != const_ms
+        return test((ms > const_ms) - (ms < const_ms))
+
+    def cmp_date(e):
+        v = f(e)
+        if v is None:
+            return None
+        vals = fn.flat(v)
+        if not vals:
+            return None
+        results = [one(x) for x in vals]
+        if op == "!=":
+            return None if None in results else all(results)
+        if True in results:
+            return True
+        return None if all(r is None for r in results) else False
+
+    return cmp_date
 
 
 def _compare_const(op, f, const, is_field):
@@ -364,10 +420,7 @@ def _string_match(node: ast.StringMatch):
         vals = fn.flat(v)
         if not vals:
             return None
-        for x in vals:
-            if m(x if type(x) is str else to_string(x)):
-                return True
-        return False
+        return any(m(x if type(x) is str else to_string(x)) for x in vals)
 
     return match
 

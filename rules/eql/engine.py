@@ -7,6 +7,7 @@ stand-in for Elasticsearch's implicit ``_shard_doc`` tiebreaker). Each event get
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -141,10 +142,8 @@ def _dedupe_sorted(vals):
         if k not in seen:
             seen.add(k)
             out.append(v)
-    try:
+    with contextlib.suppress(TypeError):
         out.sort()
-    except TypeError:
-        pass
     return out
 
 
@@ -203,7 +202,7 @@ class _SequenceMatcher:
         self.n_terms = query._n_terms
         self.maxspan = query._maxspan
         self.until = query._until  # (pred, keyspec) or None
-        self.partials = [dict() for _ in self.stages[:-1]] if len(self.stages) > 1 else []
+        self.partials = [{} for _ in self.stages[:-1]] if len(self.stages) > 1 else []
         self.history = [[] for _ in self.missing]  # (ordinal, ts, combos) per missing stage
         self.pending = []  # completed candidates waiting for trailing missing checks
         self.max_open = max_open
@@ -311,7 +310,7 @@ class _SequenceMatcher:
 
     def _complete(self, p, key):
         if not self.missing:
-            return [(p.ordinals[0], Match(p.events, list(key)))]
+            return [(p.ordinals[-1], Match(p.events, list(key)))]
         if self._has_trailing:
             self.pending.append((p, key))
             return []
@@ -336,51 +335,57 @@ class _SequenceMatcher:
         return out
 
     def _check_missing(self, p, key):
-        """Emit the candidate unless the missing stages can all be filled (in order, same key,
-        within maxspan together with the positive events), which is Elasticsearch's test."""
+        """Emit the candidate unless a missing stage is present, as Elasticsearch decides it:
+        an inner missing stage (between two positive events) is present when one matching
+        event with the same key lies strictly between its neighbours; the outer stages
+        (leading and trailing) count only together: when every one of them has a matching
+        event before the first / after the last positive event and all of it fits in
+        ``maxspan``."""
         slots = [None] * self.n_terms
         pos_index = [idx for idx, _, _ in self.stages]
         for idx, ev in zip(pos_index, p.events, strict=True):
             slots[idx] = ev
+        result = [(p.ordinals[-1], Match(slots, list(key)))]
         ords = dict(zip(pos_index, p.ordinals, strict=True))
-        miss_index = {idx: hi for hi, (idx, _, _) in enumerate(self.missing)}
+        first_pos, last_pos = pos_index[0], pos_index[-1]
         lo_ts, hi_ts = p.start_ts, p.last_ts
-        # walk the full term list; fill missing stages greedily
-        idxs = list(range(self.n_terms))
-        first_pos = pos_index[0]
-        # leading missing stages: fill backwards from the first positive event, latest first
-        bound = ords[first_pos]
-        for idx in range(first_pos - 1, -1, -1):
-            hist = self.history[miss_index[idx]]
-            found = None
-            for rec in reversed(hist):
-                if rec[0] < bound and key in rec[2]:
-                    found = rec
-                    break
-            if found is None:
-                return [(p.ordinals[0], Match(slots, list(key)))]
-            bound = found[0]
-            lo_ts = found[1] if found[1] is not None else lo_ts
-        # the rest: forward, earliest first, each strictly before the next positive event
-        bound = ords[first_pos]
-        for idx in idxs[first_pos + 1 :]:
-            if idx in ords:
-                bound = ords[idx]
+        outer_found = True
+        has_outer = False
+        for hi, (idx, _, _) in enumerate(self.missing):
+            hist = self.history[hi]
+            if first_pos < idx < last_pos:
+                before = max(ords[j] for j in pos_index if j < idx)
+                after = min(ords[j] for j in pos_index if j > idx)
+                for rec in hist:
+                    if before < rec[0] < after and key in rec[2]:
+                        return []
                 continue
-            nxt = next((ords[j] for j in idxs[idx + 1 :] if j in ords), None)
-            hist = self.history[miss_index[idx]]
+            has_outer = True
+            if not outer_found:
+                continue
             found = None
-            for rec in hist:
-                if rec[0] > bound and (nxt is None or rec[0] < nxt) and key in rec[2]:
-                    found = rec
-                    break
+            if idx < first_pos:
+                bound = ords[first_pos]
+                for rec in reversed(hist):
+                    if rec[0] < bound and key in rec[2]:
+                        found = rec
+                        break
+                if found is not None and found[1] is not None and lo_ts is not None:
+                    lo_ts = min(lo_ts, found[1])
+            else:
+                bound = ords[last_pos]
+                for rec in hist:
+                    if rec[0] > bound and key in rec[2]:
+                        found = rec
+                        break
+                if found is not None and found[1] is not None and hi_ts is not None:
+                    hi_ts = max(hi_ts, found[1])
             if found is None:
-                return [(p.ordinals[0], Match(slots, list(key)))]
-            bound = found[0]
-            if nxt is None and found[1] is not None:
-                hi_ts = found[1]
+                outer_found = False
+        if not has_outer or not outer_found:
+            return result
         if self.maxspan is not None and lo_ts is not None and hi_ts - lo_ts > self.maxspan:
-            return [(p.ordinals[0], Match(slots, list(key)))]
+            return result
         return []
 
 
@@ -533,15 +538,15 @@ class Query:
 
     # -- samples ------------------------------------------------------------------------------
     def _samples(self, evs, _unused):
-        """Elasticsearch ``sample``: per join key (in key order) up to ``max_samples_per_key``
-        samples, each one event per query (distinct events, earliest first)."""
+        """Elasticsearch ``sample``: join keys in ascending order (nulls first); per key, the
+        matching events of each query in index (arrival) order, up to ``max_samples_per_key``
+        each, combined query by query into samples of distinct events, at most
+        ``max_samples_per_key`` samples per key. Timestamps play no part."""
         terms = self._sample_terms
         n = len(terms)
-        ordered = sorted(
-            ((self._ordinal(e, i), e) for i, e in enumerate(evs)), key=lambda oe: oe[0]
-        )
+        per_key = self.max_samples_per_key
         by_key: dict = {}
-        for _o, e in ordered:
+        for e in evs:
             for ti, (pred, keyspec) in enumerate(terms):
                 if not pred(e):
                     continue
@@ -549,25 +554,20 @@ class Query:
                     slot = by_key.get(key)
                     if slot is None:
                         slot = by_key[key] = [[] for _ in range(n)]
-                    slot[ti].append(e)
+                    # one more than needed, so distinct events can still be found
+                    if len(slot[ti]) < per_key + n:
+                        slot[ti].append(e)
         results = []
         for key in sorted(by_key, key=lambda k: tuple(_sort_key_value(v) for v in k)):
             cands = by_key[key]
             if any(not c for c in cands):
                 continue
-            used: set[int] = set()
-            for _ in range(self.max_samples_per_key):
-                chosen = []
-                for c in cands:
-                    pick = next(
-                        (e for e in c if id(e) not in used and all(x is not e for x in chosen)),
-                        None,
-                    )
-                    if pick is None:
-                        break
-                    chosen.append(pick)
-                if len(chosen) < n:
+            made = 0
+            for combo in itertools.product(*cands):
+                if len({id(e) for e in combo}) < n:
+                    continue
+                results.append(Match(list(combo), list(key)))
+                made += 1
+                if made >= per_key:
                     break
-                used.update(id(e) for e in chosen)
-                results.append(Match(chosen, list(key)))
         return results

@@ -387,7 +387,9 @@ def f_length(s):
 
 def f_number(s, base=10):
     s, base = first(s), first(base)
-    if s is None or base is None:
+    if base is None:
+        base = 10
+    if s is None:
         return None
     if is_number(s) and type(s) is not bool:
         return s

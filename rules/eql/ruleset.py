@@ -12,16 +12,18 @@
   ``not``, wildcards, regexes, functions, ``!=`` and comparisons with numbers or null are never
   used (they could only narrow the candidates unsoundly).
 
-``RuleSet.search(events)`` reads the events once. For each event it looks up the rules of the
-event's categories and, per indexed field, the rules that accept the event's lowercased value
-(every element of an array; a non-string value makes every rule of that field a candidate).
-Lowercasing is a superset of both the case-sensitive ``==``/``in`` and the case-insensitive
-``:``/``in~``/``==~`` comparisons, so no match is lost. Each rule collects its candidate events
-(in input order) and, at the end, runs its own compiled query over them:
-``query.search(candidates)``. A rule therefore yields exactly what it would alone on all the
-events -- same matches, same order, same ``head``/``tail``/``size`` limits -- because an event
-that can satisfy none of a query's filters never changes its result. Sequences and samples
-are handled the same way (an event is a candidate when it can match any of their terms).
+``RuleSet.search(events)`` reads the events once. For each event it looks up the filters of
+the event's categories and, per indexed field, the filters that accept the event's lowercased
+value (every element of an array; a non-string value makes every filter of that field a
+candidate). Lowercasing is a superset of both the case-sensitive ``==``/``in`` and the
+case-insensitive ``:``/``in~`` comparisons, so no match is lost. Each candidate filter's
+compiled condition then runs on the event; a rule keeps the events (in input order) that
+satisfy at least one of its filters and, at the end, runs its own compiled query over them:
+``query.search(kept)``. A rule therefore yields exactly what it would alone on all the events
+-- same matches, same order, same ``head``/``tail``/``size`` limits -- because an event that
+satisfies none of a query's filters never changes its result (ordering ties fall back to
+arrival order, which a subsequence preserves). Sequences and samples go the same way: an
+event is kept when it satisfies any of their terms (``until`` and missing terms included).
 
 Errors: by default (``on_error="raise"``) the first problem raises :class:`RuleSetError`, an
 :class:`~rules.eql.errors.EqlError` naming every failing rule id with its line, column and
@@ -35,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from . import ast
-from .compiler import field_getter
+from .compiler import compile_condition, field_getter
 from .errors import EqlError
 
 __all__ = ["RuleSet", "RuleSetError", "compile_many", "requirement"]
@@ -142,34 +144,35 @@ def _filters(statement: ast.Statement) -> list[ast.EventFilter]:
 
 @dataclass(frozen=True)
 class _Route:
-    """One filter's entry in the index: which rule slot, which category, which atoms."""
+    """One filter's entry in the index: its rule slot, category, atoms and predicate."""
 
     slot: int
     category: str | None
     atoms: tuple[Atom, ...] | None
+    pred: object
 
 
 class _Plan:
-    """The merged index for one combination of event categories."""
+    """The merged index for one combination of event categories (routes by number)."""
 
     __slots__ = ("always", "fields")
 
-    def __init__(self, routes: list[_Route]):
+    def __init__(self, routes: dict[int, _Route]):
         always: list[int] = []
-        by_field: dict[tuple[str, ...], dict[str, list[int]]] = {}
-        for r in routes:
+        by_field: dict[tuple[str, ...], dict[str, set[int]]] = {}
+        for i, r in routes.items():
             if r.atoms is None:
-                always.append(r.slot)
+                always.append(i)
                 continue
             for path, values in r.atoms:
                 index = by_field.setdefault(path, {})
                 for v in values:
-                    index.setdefault(v, []).append(r.slot)
-        self.always = tuple(sorted(set(always)))
+                    index.setdefault(v, set()).add(i)
+        self.always = tuple(sorted(always))
         fields = []
         for path, index in by_field.items():
-            frozen = {v: tuple(sorted(set(s))) for v, s in index.items()}
-            every = tuple(sorted({s for slots in frozen.values() for s in slots}))
+            frozen = {v: tuple(sorted(s)) for v, s in index.items()}
+            every = tuple(sorted({i for ids in frozen.values() for i in ids}))
             fields.append((field_getter(path), frozen, every))
         self.fields = tuple(fields)
 
@@ -180,7 +183,6 @@ class RuleSet:
     def __init__(
         self,
         queries: dict[str, object],
-        statements: dict[str, ast.Statement],
         *,
         category_field: str = "event.category",
         errors: dict[str, EqlError] | None = None,
@@ -191,12 +193,13 @@ class RuleSet:
         self._category = field_getter(tuple(category_field.split(".")))
         self.routes: list[_Route] = []
         for slot, rule_id in enumerate(self.rule_ids):
-            for f in _filters(statements[rule_id]):
-                self.routes.append(_Route(slot, f.category, requirement(f.condition)))
-        self._by_category: dict[str | None, list[_Route]] = {}
-        for r in self.routes:
-            self._by_category.setdefault(r.category, []).append(r)
-        self._plans: dict[object, _Plan] = {}
+            for f in _filters(self.queries[rule_id].statement):
+                pred = compile_condition(f.condition)
+                self.routes.append(_Route(slot, f.category, requirement(f.condition), pred))
+        self._by_category: dict[str | None, list[int]] = {}
+        for i, r in enumerate(self.routes):
+            self._by_category.setdefault(r.category, []).append(i)
+        self._plans: dict[tuple, _Plan] = {}
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -211,16 +214,22 @@ class RuleSet:
     def _plan(self, cats: tuple) -> _Plan:
         plan = self._plans.get(cats)
         if plan is None:
-            routes = list(self._by_category.get(None, ()))
+            ids = list(self._by_category.get(None, ()))
             for c in dict.fromkeys(cats):
-                if c is not None:
-                    routes.extend(self._by_category.get(c, ()))
-            plan = self._plans[cats] = _Plan(routes)
+                ids.extend(self._by_category.get(c, ()))
+            plan = self._plans[cats] = _Plan({i: self.routes[i] for i in ids})
         return plan
 
-    def candidates(self, events: Iterable[dict]) -> list[list[dict]]:
-        """Per rule slot, the events (in input order) that can match one of its filters."""
+    def prefiltered(self, events: Iterable[dict]) -> list[list[dict]]:
+        """Per rule slot, the events (in input order) that match at least one of its filters.
+
+        Only those events can take part in the rule's results, so ``query.search`` over
+        them gives exactly the results over all the events.
+        """
         lists: list[list[dict]] = [[] for _ in self.rule_ids]
+        preds = [r.pred for r in self.routes]
+        slots = [r.slot for r in self.routes]
+        seen: list[object] = [None] * len(self.routes)
         get_category = self._category
         plans = self._plans
         plan_for = self._plan
@@ -235,53 +244,50 @@ class RuleSet:
             else:
                 key = ()
             plan = plans.get(key) or plan_for(key)
-            for slot in plan.always:
-                lists[slot].append(e)
+            for i in plan.always:
+                if preds[i](e):
+                    lst = lists[slots[i]]
+                    if not lst or lst[-1] is not e:
+                        lst.append(e)
             for get, index, every in plan.fields:
                 v = get(e)
                 if v is None:
                     continue
                 if type(v) is str:
-                    slots = index.get(v.lower())
-                    if slots is None:
+                    hits = index.get(v.lower())
+                    if hits is None:
                         continue
                 elif type(v) is list:
-                    found = set()
+                    found: set[int] = set()
                     for x in v:
                         if type(x) is str:
                             found.update(index.get(x.lower(), ()))
                         elif x is not None:
-                            found = every
+                            found = set(every)
                             break
                     if not found:
                         continue
-                    slots = found
+                    hits = found
                 else:
-                    slots = every
-                for slot in slots:
-                    lst = lists[slot]
-                    if not lst or lst[-1] is not e:
-                        lst.append(e)
+                    hits = every
+                for i in hits:
+                    if seen[i] is e:
+                        continue
+                    seen[i] = e
+                    if preds[i](e):
+                        lst = lists[slots[i]]
+                        if not lst or lst[-1] is not e:
+                            lst.append(e)
         return lists
 
     def search(self, events: Iterable[dict]) -> Iterator[tuple[str, object]]:
         """``(rule_id, match)`` for every match of every rule, rule by rule in insertion order,
         each rule's matches in the order and within the limits of ``Query.search``."""
-        lists = self.candidates(events)
+        lists = self.prefiltered(events)
         for slot, rule_id in enumerate(self.rule_ids):
             if lists[slot]:
                 for match in self.queries[rule_id].search(lists[slot]):
                     yield rule_id, match
-
-
-def _statement_of(query, text: str) -> ast.Statement:
-    for name in ("statement", "ast", "tree"):
-        st = getattr(query, name, None)
-        if isinstance(st, ast.Statement):
-            return st
-    from .parser import parse
-
-    return parse(text)
 
 
 def compile_many(texts: dict[str, str], *, on_error: str = "raise", **options) -> RuleSet:
@@ -296,20 +302,16 @@ def compile_many(texts: dict[str, str], *, on_error: str = "raise", **options) -
         raise EqlError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     from rules import eql
 
-    queries, statements, errors = {}, {}, {}
+    queries, errors = {}, {}
     for rule_id, text in texts.items():
         try:
-            q = eql.compile(text, **options)
-            statements[rule_id] = _statement_of(q, text)
+            queries[rule_id] = eql.compile(text, **options)
         except EqlError as exc:
             errors[rule_id] = exc
-            continue
-        queries[rule_id] = q
     if errors and on_error == "raise":
         raise RuleSetError(errors)
     return RuleSet(
         queries,
-        statements,
         category_field=options.get("category_field", "event.category"),
         errors=errors,
     )

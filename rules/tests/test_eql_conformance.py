@@ -82,7 +82,12 @@ def _load_dataset(name: str) -> list[dict]:
 def _load_spec(path: Path) -> list[dict]:
     text = path.read_text()
     # upstream's lenient TOML reader accepts bare null in arrays; tomllib does not
-    text = re.sub(r"(?<=[\[,\s])null(?=\s*[,\]])", '"__NULL__"', text)
+    text = re.sub(
+        r"^join_keys\s*=\s*\[[^\]]*\]",
+        lambda m: re.sub(r"(?<!\")\bnull\b(?!\")", '"__NULL__"', m.group(0)),
+        text,
+        flags=re.M,
+    )
     return tomllib.loads(text).get("queries", [])
 
 
@@ -137,7 +142,7 @@ def run_case(data, id_field, tiebreaker, case):
             timestamp_field="@timestamp",
             tiebreaker_field=tiebreaker,
             category_field="event.category",
-            size=SIZE,
+            size=case.get("size", SIZE),
             max_samples_per_key=case.get("max_samples_per_key", 1),
         )
         matches = q.search(_dataset(data))
