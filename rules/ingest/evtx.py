@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import struct
 import warnings
+import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -104,21 +107,57 @@ def evtx_json_to_win_event(record: dict) -> WinEvent:
     )
 
 
+def _header_problems(file: str | IO[bytes]) -> list[str]:
+    """Damage the parser would skip silently: a bad header checksum, missing chunks."""
+    if isinstance(file, str):
+        with open(file, "rb") as f:
+            header = f.read(4096)
+            size = os.fstat(f.fileno()).st_size
+    else:
+        start = file.tell()
+        header = file.read(4096)
+        size = file.seek(0, os.SEEK_END) - start
+        file.seek(start)
+    if len(header) < 128:
+        return ["truncated EVTX file: the file header is incomplete"]
+    problems = []
+    if struct.unpack_from("<I", header, 124)[0] != zlib.crc32(header[:120]):
+        problems.append("damaged EVTX file header (checksum mismatch)")
+    (chunks,) = struct.unpack_from("<H", header, 42)
+    header_size = struct.unpack_from("<H", header, 40)[0] or 4096
+    if size < header_size + chunks * 0x10000:
+        problems.append(
+            f"truncated EVTX file: the header announces {chunks} chunk(s) of 64 KiB, "
+            f"the file has {max(size - header_size, 0)} bytes after the header"
+        )
+    return problems
+
+
 def read_evtx(file: str | IO[bytes], *, source: str | None = None) -> Iterator[ParsedRecord]:
     """Records of an EVTX file (a path, or a seekable binary file object).
 
-    ``number`` is the record's 1-based position in the file. A damaged chunk or record is
-    reported as an error record (numbered after the last good one) and reading goes on.
+    ``number`` counts the items yielded from 1: records in file order, and problems found
+    (a damaged header, missing chunks, a record or chunk the parser had to skip) as error
+    items in their place. Reading goes on after a problem.
     """
     from evtx import PyEvtxParser  # a compiled extension: import only when an .evtx appears
 
+    number = 0
+    try:
+        problems = _header_problems(file)
+    except OSError as exc:
+        problems = [f"cannot read EVTX file: {exc}"]
+    for problem in problems:
+        number += 1
+        yield ParsedRecord(number, error=problem, kind="evtx", source=source)
     try:
         parser = PyEvtxParser(file, number_of_threads=1, skip_errors=True)
         records = iter(parser.records_json())
     except (OSError, RuntimeError, ValueError) as exc:
-        yield ParsedRecord(1, error=f"not a readable EVTX file: {exc}", kind="evtx", source=source)
+        yield ParsedRecord(
+            number + 1, error=f"not a readable EVTX file: {exc}", kind="evtx", source=source
+        )
         return
-    number = 0
     while True:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -130,8 +169,9 @@ def read_evtx(file: str | IO[bytes], *, source: str | None = None) -> Iterator[P
                 caught.append(warnings.WarningMessage(str(exc), RuntimeWarning, "", 0))
                 item = None
         for warning in caught:
+            number += 1
             yield ParsedRecord(
-                number + 1,
+                number,
                 error=f"damaged EVTX data: {warning.message}",
                 kind="evtx",
                 source=source,
