@@ -181,7 +181,7 @@ class IngestSource(models.Model):
 class Event(models.Model):
     """An endpoint event: the ECS document plus the columns that queries need indexed."""
 
-    event_id = models.CharField(max_length=128, help_text="event.id, else a content hash")
+    event_id = models.CharField(max_length=255, help_text="event.id, else a content hash")
     timestamp = models.DateTimeField()
     ingested_at = models.DateTimeField(auto_now_add=True)
     source = models.ForeignKey(IngestSource, on_delete=models.SET_NULL, null=True, blank=True)
@@ -203,6 +203,9 @@ class Event(models.Model):
         indexes = [
             # Scheduled rule runs scan a time window; the retention purge deletes by age.
             models.Index(fields=["timestamp"], name="event_time"),
+            # Scheduled runs of rules with a timestamp override also take late events by
+            # the time they were stored.
+            models.Index(fields=["ingested_at"], name="event_ingested"),
             # The host timeline around an alert.
             models.Index(fields=["host_name", "timestamp"], name="event_host_time"),
             # The process tree: a process by its entity id, its children by their parent's.

@@ -5,130 +5,209 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='DetectionRule',
+            name="DetectionRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rule_id', models.CharField(help_text='Elastic rule_id (a UUID)', max_length=64)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('name', models.CharField(max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('query', models.TextField()),
-                ('type', models.CharField(default='eql', max_length=32)),
-                ('language', models.CharField(default='eql', max_length=32)),
-                ('severity', models.CharField(default='medium', max_length=10)),
-                ('risk_score', models.PositiveSmallIntegerField(default=47)),
-                ('interval', models.DurationField(default=datetime.timedelta(seconds=300))),
-                ('lookback', models.DurationField(default=datetime.timedelta(seconds=540), help_text="Elastic's `from` (now-9m): how far back a run looks")),
-                ('max_signals', models.PositiveIntegerField(default=100)),
-                ('index_patterns', models.JSONField(blank=True, default=list)),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('references', models.JSONField(blank=True, default=list)),
-                ('false_positives', models.JSONField(blank=True, default=list)),
-                ('note', models.TextField(blank=True, help_text='investigation guide (markdown)')),
-                ('author', models.JSONField(blank=True, default=list)),
-                ('license', models.CharField(blank=True, max_length=100)),
-                ('timestamp_override', models.CharField(blank=True, max_length=100)),
-                ('threat', models.JSONField(blank=True, default=list, help_text="the TOML's MITRE mapping")),
-                ('enabled', models.BooleanField(default=True)),
-                ('content_hash', models.CharField(blank=True, max_length=64)),
-                ('source_path', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('last_run_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rule_id", models.CharField(help_text="Elastic rule_id (a UUID)", max_length=64)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("name", models.CharField(max_length=300)),
+                ("description", models.TextField(blank=True)),
+                ("query", models.TextField()),
+                ("type", models.CharField(default="eql", max_length=32)),
+                ("language", models.CharField(default="eql", max_length=32)),
+                ("severity", models.CharField(default="medium", max_length=10)),
+                ("risk_score", models.PositiveSmallIntegerField(default=47)),
+                ("interval", models.DurationField(default=datetime.timedelta(seconds=300))),
+                (
+                    "lookback",
+                    models.DurationField(
+                        default=datetime.timedelta(seconds=540),
+                        help_text="Elastic's `from` (now-9m): how far back a run looks",
+                    ),
+                ),
+                ("max_signals", models.PositiveIntegerField(default=100)),
+                ("index_patterns", models.JSONField(blank=True, default=list)),
+                ("tags", models.JSONField(blank=True, default=list)),
+                ("references", models.JSONField(blank=True, default=list)),
+                ("false_positives", models.JSONField(blank=True, default=list)),
+                ("note", models.TextField(blank=True, help_text="investigation guide (markdown)")),
+                ("author", models.JSONField(blank=True, default=list)),
+                ("license", models.CharField(blank=True, max_length=100)),
+                ("timestamp_override", models.CharField(blank=True, max_length=100)),
+                (
+                    "threat",
+                    models.JSONField(
+                        blank=True, default=list, help_text="the TOML's MITRE mapping"
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("content_hash", models.CharField(blank=True, max_length=64)),
+                ("source_path", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("last_run_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='DetectionRuleVersion',
+            name="DetectionRuleVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('content', models.JSONField()),
-                ('content_hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("content", models.JSONField()),
+                ("content_hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-version'],
+                "ordering": ["-version"],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(help_text='event.id, else a content hash', max_length=128)),
-                ('timestamp', models.DateTimeField()),
-                ('ingested_at', models.DateTimeField(auto_now_add=True)),
-                ('category', models.CharField(blank=True, max_length=32)),
-                ('action', models.CharField(blank=True, max_length=64)),
-                ('host_id', models.CharField(blank=True, max_length=255)),
-                ('host_name', models.CharField(blank=True, max_length=255)),
-                ('user_id', models.CharField(blank=True, max_length=255)),
-                ('user_name', models.CharField(blank=True, max_length=255)),
-                ('process_entity_id', models.CharField(blank=True, max_length=255)),
-                ('process_pid', models.BigIntegerField(blank=True, null=True)),
-                ('parent_entity_id', models.CharField(blank=True, max_length=255)),
-                ('parent_pid', models.BigIntegerField(blank=True, null=True)),
-                ('doc', models.JSONField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "event_id",
+                    models.CharField(help_text="event.id, else a content hash", max_length=128),
+                ),
+                ("timestamp", models.DateTimeField()),
+                ("ingested_at", models.DateTimeField(auto_now_add=True)),
+                ("category", models.CharField(blank=True, max_length=32)),
+                ("action", models.CharField(blank=True, max_length=64)),
+                ("host_id", models.CharField(blank=True, max_length=255)),
+                ("host_name", models.CharField(blank=True, max_length=255)),
+                ("user_id", models.CharField(blank=True, max_length=255)),
+                ("user_name", models.CharField(blank=True, max_length=255)),
+                ("process_entity_id", models.CharField(blank=True, max_length=255)),
+                ("process_pid", models.BigIntegerField(blank=True, null=True)),
+                ("parent_entity_id", models.CharField(blank=True, max_length=255)),
+                ("parent_pid", models.BigIntegerField(blank=True, null=True)),
+                ("doc", models.JSONField()),
             ],
             options={
-                'ordering': ['timestamp', 'pk'],
+                "ordering": ["timestamp", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='IngestSource',
+            name="IngestSource",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('token_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('token_prefix', models.CharField(editable=False, help_text='to recognise a token', max_length=8)),
-                ('enabled', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("token_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                (
+                    "token_prefix",
+                    models.CharField(
+                        editable=False, help_text="to recognise a token", max_length=8
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='RuleException',
+            name="RuleException",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('field', models.CharField(max_length=200)),
-                ('operator', models.CharField(choices=[('is', 'is'), ('is_one_of', 'is one of'), ('matches', 'matches (wildcard)'), ('exists', 'exists')], max_length=16)),
-                ('values', models.JSONField(blank=True, default=list)),
-                ('comment', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("field", models.CharField(max_length=200)),
+                (
+                    "operator",
+                    models.CharField(
+                        choices=[
+                            ("is", "is"),
+                            ("is_one_of", "is one of"),
+                            ("matches", "matches (wildcard)"),
+                            ("exists", "exists"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("values", models.JSONField(blank=True, default=list)),
+                ("comment", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='RuleRun',
+            name="RuleRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trigger', models.CharField(choices=[('ingest', 'On ingest'), ('schedule', 'Scheduled'), ('manual', 'Manual')], max_length=10)),
-                ('outcome', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='running', max_length=10)),
-                ('started_at', models.DateTimeField()),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('window_start', models.DateTimeField(blank=True, null=True)),
-                ('window_end', models.DateTimeField(blank=True, null=True)),
-                ('events_scanned', models.PositiveIntegerField(default=0)),
-                ('alerts_raised', models.PositiveIntegerField(default=0)),
-                ('max_signals_reached', models.BooleanField(default=False)),
-                ('duration_ms', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("ingest", "On ingest"),
+                            ("schedule", "Scheduled"),
+                            ("manual", "Manual"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("window_start", models.DateTimeField(blank=True, null=True)),
+                ("window_end", models.DateTimeField(blank=True, null=True)),
+                ("events_scanned", models.PositiveIntegerField(default=0)),
+                ("alerts_raised", models.PositiveIntegerField(default=0)),
+                ("max_signals_reached", models.BooleanField(default=False)),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['-started_at'],
+                "ordering": ["-started_at"],
             },
         ),
     ]

@@ -6,88 +6,115 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('rules', '0001_initial'),
-        ('triage', '0001_initial'),
+        ("rules", "0001_initial"),
+        ("triage", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='detectionrule',
-            name='techniques',
-            field=models.ManyToManyField(blank=True, related_name='rules', to='triage.technique'),
+            model_name="detectionrule",
+            name="techniques",
+            field=models.ManyToManyField(blank=True, related_name="rules", to="triage.technique"),
         ),
         migrations.AddField(
-            model_name='detectionruleversion',
-            name='rule',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='rules.detectionrule'),
+            model_name="detectionruleversion",
+            name="rule",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="versions",
+                to="rules.detectionrule",
+            ),
         ),
         migrations.AddField(
-            model_name='event',
-            name='source',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='rules.ingestsource'),
+            model_name="event",
+            name="source",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to="rules.ingestsource",
+            ),
         ),
         migrations.AddField(
-            model_name='ruleexception',
-            name='author',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL),
+            model_name="ruleexception",
+            name="author",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='ruleexception',
-            name='rule',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exceptions', to='rules.detectionrule'),
+            model_name="ruleexception",
+            name="rule",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="exceptions",
+                to="rules.detectionrule",
+            ),
         ),
         migrations.AddField(
-            model_name='rulerun',
-            name='rule',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='rules.detectionrule'),
+            model_name="rulerun",
+            name="rule",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="runs",
+                to="rules.detectionrule",
+            ),
         ),
         migrations.AddIndex(
-            model_name='detectionrule',
-            index=models.Index(fields=['enabled', 'last_run_at'], name='rule_due'),
+            model_name="detectionrule",
+            index=models.Index(fields=["enabled", "last_run_at"], name="rule_due"),
         ),
         migrations.AddConstraint(
-            model_name='detectionrule',
-            constraint=models.UniqueConstraint(fields=('rule_id',), name='detectionrule_rule_id'),
+            model_name="detectionrule",
+            constraint=models.UniqueConstraint(fields=("rule_id",), name="detectionrule_rule_id"),
         ),
         migrations.AddConstraint(
-            model_name='detectionruleversion',
-            constraint=models.UniqueConstraint(fields=('rule', 'version'), name='ruleversion_unique'),
+            model_name="detectionruleversion",
+            constraint=models.UniqueConstraint(
+                fields=("rule", "version"), name="ruleversion_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['timestamp'], name='event_time'),
+            model_name="event",
+            index=models.Index(fields=["timestamp"], name="event_time"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['host_name', 'timestamp'], name='event_host_time'),
+            model_name="event",
+            index=models.Index(fields=["host_name", "timestamp"], name="event_host_time"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['process_entity_id'], name='event_process_entity'),
+            model_name="event",
+            index=models.Index(fields=["process_entity_id"], name="event_process_entity"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['parent_entity_id'], name='event_parent_entity'),
+            model_name="event",
+            index=models.Index(fields=["parent_entity_id"], name="event_parent_entity"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['host_name', 'process_pid', 'timestamp'], name='event_host_pid'),
+            model_name="event",
+            index=models.Index(
+                fields=["host_name", "process_pid", "timestamp"], name="event_host_pid"
+            ),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['host_name', 'parent_pid', 'timestamp'], name='event_host_ppid'),
+            model_name="event",
+            index=models.Index(
+                fields=["host_name", "parent_pid", "timestamp"], name="event_host_ppid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='event',
-            constraint=models.UniqueConstraint(fields=('event_id',), name='event_id_unique'),
+            model_name="event",
+            constraint=models.UniqueConstraint(fields=("event_id",), name="event_id_unique"),
         ),
         migrations.AddIndex(
-            model_name='rulerun',
-            index=models.Index(fields=['rule', '-started_at'], name='rulerun_rule_time'),
+            model_name="rulerun",
+            index=models.Index(fields=["rule", "-started_at"], name="rulerun_rule_time"),
         ),
     ]

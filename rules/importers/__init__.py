@@ -1,0 +1,1 @@
+"""Importers of detection rules from other products' formats (Elastic TOML)."""

@@ -1,0 +1,267 @@
+"""Storing events: parsed records in, deduplicated rows out, detection queued on commit.
+
+Everything that reaches the event store goes through :func:`store_events`: HTTP bodies,
+``_bulk`` requests and files. Rows are inserted with ``ON CONFLICT (event_id) DO NOTHING``
+so sending the same events twice stores nothing new, and only the rows this call inserted
+are handed to detection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+from django.db import connection, transaction
+
+from rules.ingest.ecs import index_columns
+from rules.ingest.records import ParsedRecord
+from rules.models import Event, IngestSource
+
+logger = logging.getLogger(__name__)
+
+# Detection tasks receive the new rows' primary keys; a batch this size stays a small message.
+BATCH_SIZE = 2000
+
+_COLUMNS = (
+    "event_id",
+    "timestamp",
+    "category",
+    "action",
+    "host_id",
+    "host_name",
+    "user_id",
+    "user_name",
+    "process_entity_id",
+    "process_pid",
+    "parent_entity_id",
+    "parent_pid",
+)
+_TEXT_COLUMNS = {
+    name: Event._meta.get_field(name).max_length
+    for name in _COLUMNS
+    if Event._meta.get_field(name).max_length
+}
+
+
+class UnstorableEvent(ValueError):
+    """An event that parsed but cannot be stored (the reason is fit for the sender)."""
+
+
+@dataclass
+class EventRow:
+    """An event ready for the store: its indexed column values and its JSON text."""
+
+    columns: dict
+    doc_json: str
+
+    @property
+    def event_id(self) -> str:
+        return self.columns["event_id"]
+
+
+def event_row(doc: dict) -> EventRow:
+    """The row for one ECS document (``event.id`` already assigned by the parser).
+
+    Raises :class:`UnstorableEvent` for what PostgreSQL would refuse: no usable timestamp,
+    a NUL character (JSONB cannot hold ``\\u0000``), an over-long id.
+    """
+    columns = index_columns(doc)
+    if columns["timestamp"] is None:
+        raise UnstorableEvent("@timestamp: missing or not a date")
+    event_id = columns["event_id"]
+    if len(event_id) > _TEXT_COLUMNS["event_id"]:
+        raise UnstorableEvent(f"event.id: longer than {_TEXT_COLUMNS['event_id']} characters")
+    doc_json = orjson.dumps(doc).decode()
+    if "\\u0000" in doc_json:
+        raise UnstorableEvent("contains a NUL character (\\u0000), which cannot be stored")
+    for name, limit in _TEXT_COLUMNS.items():
+        value = columns[name]
+        if value is None:
+            columns[name] = ""
+        elif len(value) > limit:
+            # Only the indexed copy is cut; the document keeps the full value.
+            columns[name] = value[:limit]
+        elif "\x00" in value:
+            columns[name] = value.replace("\x00", "")
+    return EventRow(columns, doc_json)
+
+
+@dataclass
+class StoreResult:
+    accepted: int = 0
+    duplicates: int = 0
+    new_pks: list[int] = field(default_factory=list)
+    new_event_ids: set[str] = field(default_factory=set)
+
+
+def _insert_postgresql(rows: list[EventRow], source_id: int | None) -> list[tuple[int, str]]:
+    table = Event._meta.db_table
+    names = ", ".join(_COLUMNS)
+    arrays = []
+    for name in _COLUMNS:
+        arrays.append([row.columns[name] for row in rows])
+    arrays.append([row.doc_json for row in rows])
+    casts = {"timestamp": "timestamptz[]", "process_pid": "bigint[]", "parent_pid": "bigint[]"}
+    unnest_args = ", ".join(f"%s::{casts.get(name, 'text[]')}" for name in _COLUMNS)
+    aliases = ", ".join(f"u_{name}" for name in _COLUMNS)
+    sql = (
+        f"INSERT INTO {table} ({names}, ingested_at, source_id, doc) "  # noqa: S608 (model identifiers; values are parameters)
+        f"SELECT {aliases}, now(), %s, u_doc::jsonb "
+        f"FROM unnest({unnest_args}, %s::text[]) AS u({aliases}, u_doc) "
+        "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [source_id, *arrays])
+        return cursor.fetchall()
+
+
+def _insert_generic(rows: list[EventRow], source_id: int | None) -> list[tuple[int, str]]:
+    """SQLite (the demo): ``INSERT … ON CONFLICT DO NOTHING RETURNING`` one row at a time."""
+    table = Event._meta.db_table
+    names = [*_COLUMNS, "ingested_at", "source_id", "doc"]
+    placeholders = ", ".join(["%s"] * len(names))
+    sql = (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders}) "  # noqa: S608 (model identifiers; values are parameters)
+        "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+    )
+    now = datetime.now(UTC)
+    ts_field = Event._meta.get_field("timestamp")
+    pks = []
+    with connection.cursor() as cursor:
+        for row in rows:
+            values = [row.columns[name] for name in _COLUMNS]
+            values[1] = ts_field.get_db_prep_value(values[1], connection)
+            values += [ts_field.get_db_prep_value(now, connection), source_id, row.doc_json]
+            cursor.execute(sql, values)
+            found = cursor.fetchone()
+            if found:
+                pks.append((found[0], found[1]))
+    return pks
+
+
+def store_events(rows: list[EventRow], source: IngestSource | None = None) -> StoreResult:
+    """Insert rows not already stored; detection of the new ones is queued for after commit.
+
+    Runs in the caller's transaction (or its own). Duplicates, within ``rows`` or against
+    the store, are counted and skipped, never an error.
+    """
+    result = StoreResult()
+    if not rows:
+        return result
+    unique: dict[str, EventRow] = {}
+    for row in rows:
+        unique.setdefault(row.event_id, row)
+    source_id = source.pk if source is not None else None
+    insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_generic
+    with transaction.atomic():
+        inserted = insert(list(unique.values()), source_id)
+        if inserted:
+            enqueue_detection([pk for pk, _ in inserted])
+    result.new_pks = [pk for pk, _ in inserted]
+    result.new_event_ids = {event_id for _, event_id in inserted}
+    result.accepted = len(inserted)
+    result.duplicates = len(rows) - len(inserted)
+    return result
+
+
+def enqueue_detection(event_pks: list[int]) -> None:
+    """Queue detection of these (new) rows once the transaction that stored them commits.
+
+    A broker that cannot be reached is logged, not raised: the events are stored, and the
+    scheduled rule runs (every rule's ``interval`` over its ``from`` look-back) find them.
+    """
+    pks = list(event_pks)
+
+    def send() -> None:
+        from rules.tasks import detect_events
+
+        for start in range(0, len(pks), BATCH_SIZE):
+            chunk = pks[start : start + BATCH_SIZE]
+            try:
+                detect_events.apply_async(kwargs={"event_pks": chunk}, retry=False)
+            except Exception:
+                logger.exception(
+                    "could not queue detection of %d stored events (the scheduled rule runs "
+                    "will cover them)",
+                    len(chunk),
+                )
+
+    transaction.on_commit(send)
+
+
+@dataclass
+class IngestSummary:
+    """What happened to an input: counts, and the records that were refused, with why."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def as_response(self) -> dict:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+
+def rows_from_records(
+    records: Iterable[ParsedRecord], summary: IngestSummary
+) -> Iterator[tuple[ParsedRecord, EventRow]]:
+    """The storable records, each with its row; the others are added to ``summary.rejected``."""
+    for record in records:
+        if record.error is not None or record.event is None:
+            summary.rejected.append(_rejection(record, record.error or "no event"))
+            continue
+        try:
+            row = event_row(record.event)
+        except UnstorableEvent as exc:
+            summary.rejected.append(_rejection(record, str(exc)))
+            continue
+        if record.kind:
+            summary.by_kind[record.kind] = summary.by_kind.get(record.kind, 0) + 1
+        yield record, row
+
+
+def _rejection(record: ParsedRecord, error: str) -> dict:
+    item = {"line": record.number, "error": error}
+    if record.source:
+        item["source"] = record.source
+    return item
+
+
+def ingest_records(
+    records: Iterable[ParsedRecord],
+    source: IngestSource | None = None,
+    *,
+    batch_size: int = BATCH_SIZE,
+    on_batch=None,
+) -> IngestSummary:
+    """Store every good record (in committed batches of ``batch_size``), reject the rest.
+
+    ``on_batch(summary)`` is called after each batch commits (progress reporting).
+    """
+    summary = IngestSummary()
+    batch: list[EventRow] = []
+
+    def flush() -> None:
+        result = store_events(batch, source)
+        summary.accepted += result.accepted
+        summary.duplicates += result.duplicates
+        batch.clear()
+        if on_batch is not None:
+            on_batch(summary)
+
+    for _record, row in rows_from_records(records, summary):
+        batch.append(row)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    if source is not None and (summary.accepted or summary.duplicates):
+        IngestSource.objects.filter(pk=source.pk).update(last_seen_at=datetime.now(UTC))
+    return summary
