@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -118,6 +118,16 @@ def _stringify(data: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, dict):
             out[key] = value
         else:
+            out[key] = _text(value)
+    return out
+
+
+def _scalars(data: dict[str, Any]) -> dict[str, str]:
+    """What the mappers read: string and number values as strings; lists, objects and
+    nulls (which no mapped field should hold) are left out."""
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(key, str) and isinstance(value, str | int | float):
             out[key] = _text(value)
     return out
 
@@ -443,8 +453,8 @@ def normalise_windows(ev: WinEvent) -> dict[str, Any]:
 
     Raises :class:`NormaliseError` when the record has no usable timestamp.
     """
-    data = {k: v for k, v in ev.event_data.items() if isinstance(k, str)}
-    ev.event_data = data
+    raw = ev
+    ev = replace(ev, event_data=_scalars(ev.event_data))
     mapper = _MAPPERS.get((ev.provider, ev.event_id))
     when = _sysmon_time(ev) if ev.provider == SYSMON else ev.time_created
     if when is None:
@@ -468,7 +478,7 @@ def normalise_windows(ev: WinEvent) -> dict[str, Any]:
         mapper(ev, doc)
     if _present(ev.message):
         doc["message"] = ev.message
-    doc["winlog"] = _winlog(ev)
+    doc["winlog"] = _winlog(raw)
     doc["ecs"] = {"version": ECS_VERSION}
     if ev.extra:
         _merge_under(doc, ev.extra)

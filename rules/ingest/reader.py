@@ -88,10 +88,16 @@ def read_stream(
     if container is not None and _depth >= _MAX_NESTING:
         yield ParsedRecord(1, error="archives nested too deeply", source=source)
         return
-    if container == "evtx":
-        yield from read_evtx(_seekable(head, stream), source=source)
-    elif container == "zip":
-        yield from _read_zip(_seekable(head, stream), max_line_bytes, source, _tick, _depth)
+    if container in ("evtx", "zip"):
+        file, owned = _seekable(head, stream)
+        try:
+            if container == "evtx":
+                yield from read_evtx(file, source=source)
+            else:
+                yield from _read_zip(file, max_line_bytes, source, _tick, _depth)
+        finally:
+            if owned:
+                file.close()
     elif container == "gzip":
         inner = gzip.GzipFile(fileobj=io.BufferedReader(_Head(head, stream)), mode="rb")
         try:
@@ -111,18 +117,21 @@ def read_stream(
             yield ParsedRecord(0, error=f"not valid UTF-16 text: {exc.reason}", source=source)
 
 
-def _seekable(head: bytes, stream: IO[bytes]) -> IO[bytes]:
+def _seekable(head: bytes, stream: IO[bytes]) -> tuple[IO[bytes], bool]:
+    """``stream`` rewound by ``head`` if it is a real file or in memory; otherwise (gzip,
+    zip members, pipes, whose seeking is emulated or absent) a temporary copy."""
     try:
-        if stream.seekable():
-            stream.seek(stream.tell() - len(head))
-            return stream
-    except (OSError, ValueError):
-        pass
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed when garbage collected
+        direct = isinstance(stream, io.BytesIO) or (stream.fileno() >= 0 and stream.seekable())
+    except (OSError, ValueError, AttributeError):
+        direct = False
+    if direct:
+        stream.seek(stream.tell() - len(head))
+        return stream, False
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
     spool.write(head)
     shutil.copyfileobj(stream, spool)
     spool.seek(0)
-    return spool
+    return spool, True
 
 
 def _member_label(source: str | None, name: str) -> str:
