@@ -341,6 +341,12 @@ def parse_playbook(text: str, source: str = "<string>") -> Playbook:
     return _Validator(source).playbook(data)
 
 
+def playbook_from_dict(data: Any, source: str = "<dict>") -> Playbook:
+    """Validate already-parsed data (e.g. a stored ``Playbook.to_dict()``) as a playbook, with
+    the same checks and errors as a file."""
+    return _Validator(source).playbook(data)
+
+
 def load_all(directory: str | os.PathLike[str]) -> list[Playbook]:
     """Every playbook (``*.yaml``/``*.yml``) in ``directory``, sorted by technique id.
 

@@ -124,16 +124,16 @@ def evaluate(condition: Condition, values: Mapping[str, str]) -> bool | None:
         if value in condition.answers:
             return True
         return None if value == UNKNOWN else False
+    if not isinstance(condition, AnyOf | AllOf):
+        raise TypeError(f"not a condition: {condition!r}")
     results = [evaluate(part, values) for part in condition.conditions]
     if isinstance(condition, AnyOf):
         if any(r is True for r in results):
             return True
         return False if all(r is False for r in results) else None
-    if isinstance(condition, AllOf):
-        if any(r is False for r in results):
-            return False
-        return True if all(r is True for r in results) else None
-    raise TypeError(f"not a condition: {condition!r}")
+    if any(r is False for r in results):
+        return False
+    return True if all(r is True for r in results) else None
 
 
 def recommend(playbook: Playbook, answers: Mapping[Any, Any] | None) -> Recommendation:
