@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .fields import get_field
 from .ndjson import Line, iter_lines
 from .records import DEFAULT_MAX_LINE_BYTES, RecordKind, normalise_record, parse_json_line
 
@@ -168,12 +169,7 @@ def bulk_response(
         action = item.action or "index"
         entry: dict[str, Any] = {"_index": item.index or default_index}
         if item.event is not None:
-            event_id = (
-                item.event.get("event", {}).get("id")
-                if isinstance(item.event.get("event"), dict)
-                else item.event.get("event.id")
-            )
-            entry["_id"] = event_id
+            entry["_id"] = get_field(item.event, "event.id", None)
         elif item.doc_id is not None:
             entry["_id"] = item.doc_id
         if item.error is not None or item.event is None:

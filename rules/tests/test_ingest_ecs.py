@@ -1,0 +1,215 @@
+"""Stable ids, indexed columns and field access for the storage layer."""
+
+import copy
+from datetime import UTC, datetime
+
+import pytest
+
+from rules.ingest import (
+    EcsFieldError,
+    check_ecs,
+    content_hash,
+    event_id_of,
+    flatten,
+    get_field,
+    index_columns,
+    normalise_record,
+    parse_ndjson,
+    set_field,
+)
+
+NESTED = {
+    "@timestamp": "2024-01-01T00:00:00.000Z",
+    "event": {"category": ["process"], "type": ["start"]},
+    "host": {"id": "h-1", "name": "ws1"},
+    "process": {"pid": 10, "name": "cmd.exe", "parent": {"pid": 4, "entity_id": "p-4"}},
+    "user": {"id": "S-1-5-21-1", "name": "bob"},
+}
+DOTTED = {
+    "@timestamp": "2024-01-01T00:00:00.000Z",
+    "event.category": ["process"],
+    "event.type": ["start"],
+    "host.id": "h-1",
+    "host.name": "ws1",
+    "process.pid": 10,
+    "process.name": "cmd.exe",
+    "process.parent.pid": 4,
+    "process.parent.entity_id": "p-4",
+    "user.id": "S-1-5-21-1",
+    "user.name": "bob",
+}
+
+
+def test_event_id_is_kept_when_present():
+    assert event_id_of({**NESTED, "event": {"id": "abc"}}) == "abc"
+    assert event_id_of({**DOTTED, "event.id": "xyz"}) == "xyz"
+
+
+def test_same_event_gives_the_same_id_whatever_the_spelling_and_key_order():
+    reordered = dict(reversed(list(copy.deepcopy(NESTED).items())))
+    assert event_id_of(NESTED) == event_id_of(DOTTED) == event_id_of(reordered)
+    assert len(event_id_of(NESTED)) == 64 and int(event_id_of(NESTED), 16) >= 0
+
+
+def test_volatile_fields_do_not_change_the_id():
+    shipped_again = copy.deepcopy(NESTED)
+    shipped_again["event"].update(created="2030-01-01T00:00:00Z", ingested="2030-01-01T00:00:01Z")
+    shipped_again.update(
+        ecs={"version": "1.0.0"},
+        agent={"ephemeral_id": "new-run"},
+        log={"offset": 123, "file": {"path": "/var/log/other.json"}},
+        input={"type": "filestream"},
+        _id="es-id",
+        _index="idx",
+    )
+    shipped_again["@metadata"] = {"beat": "winlogbeat"}
+    assert event_id_of(shipped_again) == event_id_of(NESTED)
+
+
+def test_any_content_change_changes_the_id():
+    changed = copy.deepcopy(NESTED)
+    changed["process"]["args"] = ["cmd.exe"]
+    assert event_id_of(changed) != event_id_of(NESTED)
+    changed = copy.deepcopy(NESTED)
+    changed["agent"] = {"id": "other-agent"}  # agent.id is not volatile
+    assert event_id_of(changed) != event_id_of(NESTED)
+
+
+def test_id_is_the_documented_hash():
+    import hashlib
+
+    import orjson
+
+    doc = {"@timestamp": "2024-01-01T00:00:00Z", "b": {"c": 1}, "a": [{"y": 1, "x": 2}]}
+    canonical = b'{"@timestamp":"2024-01-01T00:00:00Z","a":[{"x":2,"y":1}],"b.c":1}'
+    assert orjson.dumps(flatten(doc), option=orjson.OPT_SORT_KEYS) == canonical
+    assert content_hash(doc) == hashlib.sha256(canonical).hexdigest()
+
+
+def test_the_same_line_ingested_twice_gets_the_same_id():
+    line = b'{"@timestamp": "2024-01-01T00:00:00+00:00", "message": "x \xe2\x80\xae \xf0\x9f\x99\x82"}\n'
+    first, second = parse_ndjson(line * 2)
+    assert first.event["event"]["id"] == second.event["event"]["id"]
+
+
+def test_ids_survive_a_round_trip_through_storage():
+    _, doc = normalise_record(copy.deepcopy(NESTED))
+    assert event_id_of(doc) == doc["event"]["id"] == content_hash(doc)
+
+
+def test_index_columns_from_nested_and_dotted_documents():
+    expected = {
+        "timestamp": datetime(2024, 1, 1, tzinfo=UTC),
+        "event_id": event_id_of(NESTED),
+        "host_id": "h-1",
+        "host_name": "ws1",
+        "user_id": "S-1-5-21-1",
+        "user_name": "bob",
+        "category": "process",
+        "process_entity_id": None,
+        "process_pid": 10,
+        "parent_entity_id": "p-4",
+        "parent_pid": 4,
+    }
+    assert index_columns(NESTED) == expected
+    assert index_columns(DOTTED) == expected
+
+
+def test_index_columns_tolerate_odd_values():
+    columns = index_columns(
+        {
+            "@timestamp": "2024-01-01T01:00:00+01:00",
+            "event": {"category": "file", "id": 42},
+            "process": {"pid": "0x10", "entity_id": ["a", "b"]},
+            "process.parent.pid": {"nested": True},
+            "host": "not-an-object",
+            "user": {"id": None},
+        }
+    )
+    assert columns["timestamp"] == datetime(2024, 1, 1, tzinfo=UTC)
+    assert columns["timestamp"].tzinfo is not None
+    assert columns["event_id"] == "42"
+    assert columns["category"] == "file"
+    assert columns["process_pid"] == 16
+    assert columns["process_entity_id"] == "a"
+    assert columns["parent_pid"] is None
+    assert columns["host_id"] is None and columns["user_id"] is None
+    assert index_columns({})["timestamp"] is None
+
+
+def test_get_field_prefers_nested_and_accepts_mixtures():
+    doc = {"process": {"parent.name": "a.exe", "pid": 1}, "process.pid": 2, "x.y": {"z": 3}}
+    assert get_field(doc, "process.parent.name") == "a.exe"
+    assert get_field(doc, "process.pid") == 2  # an exact dotted key wins at the top
+    assert get_field(doc, "x.y.z") == 3
+    assert get_field(doc, "missing.field", "default") == "default"
+
+
+def test_set_field_writes_where_the_field_lives_or_in_the_documents_style():
+    nested = {"event": {"code": "1"}}
+    set_field(nested, "event.id", "n")
+    assert nested == {"event": {"code": "1", "id": "n"}}
+    dotted = {"event.code": "1"}
+    set_field(dotted, "event.id", "d")
+    assert dotted == {"event.code": "1", "event.id": "d"}
+    blocked = {"event": "a string"}
+    set_field(blocked, "event.id", "b")
+    assert blocked == {"event": "a string", "event.id": "b"}
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        ({"@timestamp": 1704067200000}, {"@timestamp": "2024-01-01T00:00:00.000Z"}),
+        ({"@timestamp": "2024-01-01 00:00:00"}, {"@timestamp": "2024-01-01T00:00:00.000Z"}),
+        (
+            {"@timestamp": "2024-01-01T00:00:00.123456789Z"},  # already UTC: kept as written
+            {"@timestamp": "2024-01-01T00:00:00.123456789Z"},
+        ),
+        (
+            {"@timestamp": "2024-01-01T05:30:00.5+0530"},
+            {"@timestamp": "2024-01-01T00:00:00.500Z"},
+        ),
+        (
+            {"@timestamp": "2024-01-01T00:00:00Z", "source": {"port": "443"}, "process.pid": 7.0},
+            {"@timestamp": "2024-01-01T00:00:00Z", "source": {"port": 443}, "process.pid": 7},
+        ),
+        (
+            {"@timestamp": "2024-01-01T00:00:00Z", "process": {"args": ["a", 1]}},
+            {"@timestamp": "2024-01-01T00:00:00Z", "process": {"args": ["a", "1"]}},
+        ),
+    ],
+)
+def test_check_ecs_coercions(doc, expected):
+    assert check_ecs(doc) == expected
+
+
+@pytest.mark.parametrize(
+    ("doc", "error"),
+    [
+        ({"@timestamp": None}, "@timestamp: required field is missing"),
+        ({"@timestamp": "2024-13-01T00:00:00Z"}, "@timestamp: not a date: '2024-13-01T00:00:00Z'"),
+        ({"@timestamp": True}, "@timestamp: not a date: True"),
+        ({"@timestamp": 1e20}, "@timestamp: not a date: 1e+20"),
+        (
+            {"@timestamp": "2024-01-01T00:00:00Z", "event": {"created": "soon"}},
+            "event.created: not a date: 'soon'",
+        ),
+        (
+            {"@timestamp": "2024-01-01T00:00:00Z", "process": {"pid": 1.5}},
+            "process.pid: expected an integer, got 1.5",
+        ),
+        (
+            {"@timestamp": "2024-01-01T00:00:00Z", "host": {"name": ["a", "b"]}},
+            "host.name: expected a string, got ['a', 'b']",
+        ),
+        (
+            {"@timestamp": "2024-01-01T00:00:00Z", "process": {"args": {"0": "a"}}},
+            "process.args: expected a list of strings, got {'0': 'a'}",
+        ),
+    ],
+)
+def test_check_ecs_fatal_errors(doc, error):
+    with pytest.raises(EcsFieldError) as raised:
+        check_ecs(doc)
+    assert str(raised.value) == error
