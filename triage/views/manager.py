@@ -1,16 +1,349 @@
-"""Manager review (placeholder page until the manager screens land)."""
+"""Manager review: the escalation history, team metrics, per-question analytics, CSV export.
 
+Managers read everything and change nothing here: every view is GET only. Charts are SVG drawn
+on the server, each with the same numbers in a table beneath it.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from functools import cache
+from urllib.parse import urlencode
+
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import render
-from django.urls import path
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
 
-from triage import roles
+from triage import history, metrics, roles
+from triage.models import Technique
+from triage.templatetags.sla_tags import format_duration
+
+PAGE_SIZE = 25
+EXPORT_CHUNK = 2000
+# Spreadsheets run a cell starting with these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+# --- links to other people's pages -----------------------------------------------------------
+
+
+@cache
+def _alert_url_name() -> str | None:
+    for name in ("alerts:detail", "alert:detail", "alerts:alert", "alert_detail"):
+        try:
+            reverse(name, args=[1])
+        except NoReverseMatch:
+            continue
+        return name
+    return None
+
+
+def alert_url(alert_id: int) -> str:
+    """The alert page (the triage engineer's), or its agreed address until it exists."""
+    name = _alert_url_name()
+    return reverse(name, args=[alert_id]) if name else f"/alerts/{alert_id}/"
+
+
+def rule_exception_url(rule_id: int) -> str:
+    """Where to propose an exception to a noisy rule: the rule-exception form if the pipeline
+    ships one, else the Django admin's add page, preset to the rule."""
+    for name in ("rules:exception_add", "rules:exception_new", "rules:propose_exception"):
+        try:
+            return reverse(name, args=[rule_id])
+        except NoReverseMatch:
+            continue
+    return reverse("admin:rules_ruleexception_add") + f"?rule={rule_id}"
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _query(request: HttpRequest, **changes) -> str:
+    """The current query string with some keys replaced (None removes a key)."""
+    query = request.GET.copy()
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value not in (None, ""):
+            query[key] = value
+    return query.urlencode()
+
+
+def _range_context(request: HttpRequest, tab: str, date_range: metrics.DateRange) -> dict:
+    """What every manager page shows around its content: tabs, the range form, presets."""
+    return {
+        "tab": tab,
+        "date_range": date_range,
+        "range_query": urlencode(date_range.query()),
+        "range_links": _range_links(request, date_range),
+    }
+
+
+def _range_links(request: HttpRequest, date_range: metrics.DateRange) -> list[dict]:
+    return [
+        {
+            "label": f"Last {days} days",
+            "query": _query(request, preset=key, **{"from": None, "to": None, "page": None}),
+            "current": date_range.preset == key,
+        }
+        for key, days in metrics.PRESETS.items()
+    ]
+
+
+def bar_chart(rows, *, unit: str = "", width: int = 640, bar_height: int = 22) -> dict:
+    """Geometry of a horizontal SVG bar chart for ``(label, value, text)`` rows; ``text`` is
+    what the bar's label shows (the template escapes every string)."""
+    label_width, value_width, gap = 190, 110, 6
+    plot = width - label_width - value_width
+    peak = max((value or 0 for _, value, _ in rows), default=0)
+    bars = []
+    for index, (label, value, text) in enumerate(rows):
+        length = 0 if not peak or not value else max(1, round(plot * value / peak))
+        bars.append(
+            {
+                "label": label,
+                "text": text,
+                "y": index * (bar_height + gap),
+                "length": length,
+                "value_x": label_width + length + 6,
+            }
+        )
+    return {
+        "bars": bars,
+        "width": width,
+        "height": max(1, len(bars) * (bar_height + gap)),
+        "bar_height": bar_height,
+        "label_width": label_width,
+        "text_y": bar_height // 2 + 5,
+        "unit": unit,
+    }
+
+
+def _hours(seconds: float | None) -> float:
+    return (seconds or 0) / 3600
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _duration_text(seconds: float | None) -> str:
+    return "—" if seconds is None else format_duration(timedelta(seconds=seconds))
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+@require_GET
 @roles.role_required(roles.MANAGER)
-def history(request):
-    return render(request, "triage/placeholder.html", {"title": "Escalation history"})
+def history_view(request: HttpRequest):
+    """Every L1 decision with its claim and decision times and how it ended at T2."""
+    date_range = metrics.DateRange.from_query(request.GET)
+    filters = history.filters_from(request.GET, date_range)
+    rows, sort_key = history.sort(
+        history.filter_by(history.rows(), filters), request.GET.get("sort", "")
+    )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    for row in page:
+        row.alert_href = alert_url(row.alert_id)
+        row.override = history.is_override(row)
+        row.outcome_label = history.OUTCOMES.get(row.outcome, row.outcome)
+    columns = [
+        ("decided", "Decided"),
+        ("alert", "Alert"),
+        ("rule", "Rule"),
+        ("analyst", "L1 analyst"),
+        ("claim", "Time to claim"),
+        ("decision", "Time to decision"),
+        ("outcome", "T2 outcome"),
+    ]
+    headers = []
+    for key, label in columns:
+        current = sort_key.lstrip("-") == key
+        descending = sort_key.startswith("-")
+        next_key = key if current and descending else f"-{key}"
+        headers.append(
+            {
+                "label": label,
+                "query": _query(request, sort=next_key, page=None),
+                "sort": ("descending" if descending else "ascending") if current else "none",
+            }
+        )
+    context = {
+        **_range_context(request, "history", date_range),
+        "filters": filters,
+        "page": page,
+        "headers": headers,
+        "page_query": _query(request, page=None),
+        "export_query": _query(request, page=None, sort=None),
+        "analysts": get_user_model()
+        .objects.filter(groups__name=roles.L1)
+        .order_by("username")
+        .values("id", "username"),
+        "rules": _rule_choices(),
+        "techniques": Technique.objects.values_list("external_id", "name"),
+        "outcomes": [*history.OUTCOMES.items(), ("override", "Overrides only")],
+        "now": timezone.now(),
+    }
+    template = "triage/manager/history.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)
 
 
+def _rule_choices():
+    from django.apps import apps
+
+    rule_model = apps.get_model("rules", "DetectionRule")
+    return rule_model.objects.order_by("name").values_list("id", "name")
+
+
+@require_GET
+@roles.role_required(roles.MANAGER)
+def metrics_view(request: HttpRequest):
+    """Team figures for the alerts raised in the range, as SVG charts over tables."""
+    date_range = metrics.DateRange.from_query(request.GET)
+    m = metrics.team_metrics(date_range.start, date_range.end)
+    durations = [
+        ("Acknowledge", m.acknowledge),
+        ("Escalate", m.escalate),
+        ("Resolve", m.resolve),
+    ]
+    duration_rows = []
+    for label, d in durations:
+        duration_rows.append((f"{label}: mean", _hours(d.mean), _duration_text(d.mean)))
+        duration_rows.append((f"{label}: p90", _hours(d.p90), _duration_text(d.p90)))
+    noisy = [r for r in m.rules if r.closed][:10]
+    rules = [
+        {
+            "rule": r,
+            "fp_rate": _percent(r.false_positive_rate),
+            "url": rule_exception_url(r.rule_id),
+        }
+        for r in m.rules
+    ]
+    context = {
+        **_range_context(request, "metrics", date_range),
+        "m": m,
+        "rules": rules,
+        "durations": [
+            {"label": label, "d": d, "mean": _duration_text(d.mean), "p90": _duration_text(d.p90)}
+            for label, d in durations
+        ],
+        "rates": [
+            (
+                "Escalation rate",
+                _percent(m.escalation_rate),
+                f"{m.escalations} of {m.decisions} L1 decisions",
+            ),
+            (
+                "Override rate",
+                _percent(m.override_rate),
+                f"{m.overrides} of {m.decisions} L1 decisions",
+            ),
+            ("Return rate", _percent(m.return_rate), f"{m.returns} of {m.escalations} escalations"),
+        ],
+        "duration_chart": bar_chart(duration_rows, unit="hours"),
+        "sla_chart": bar_chart(
+            [
+                (row.severity.title(), row.breached, f"{row.breached} of {row.alerts}")
+                for row in m.sla
+            ]
+        ),
+        "rules_chart": bar_chart(
+            [
+                (
+                    r.rule_name[:28],
+                    r.false_positives,
+                    f"{r.false_positives} FP ({_percent(r.false_positive_rate)})",
+                )
+                for r in noisy
+            ]
+        ),
+        "workload_chart": bar_chart(
+            [(w.username[:28], w.total, str(w.total)) for w in m.workload[:15]]
+        ),
+    }
+    template = "triage/manager/metrics.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)
+
+
+@require_GET
+@roles.role_required(roles.MANAGER)
+def questions_view(request: HttpRequest):
+    """How each playbook question's answers lined up with the final dispositions."""
+    date_range = metrics.DateRange.from_query(request.GET)
+    stats = metrics.question_stats(date_range.start, date_range.end)
+    chart_rows = [
+        (f"{s.technique} {s.question}"[:28], s.precision or 0, _percent(s.precision))
+        for s in stats
+        if s.alarming
+    ][:15]
+    context = {
+        **_range_context(request, "questions", date_range),
+        "stats": stats,
+        "chart": bar_chart(chart_rows),
+    }
+    template = "triage/manager/questions.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)
+
+
+# --- CSV export ------------------------------------------------------------------------------
+
+
+class _Line:
+    """A file-like object whose write() returns the text, for csv.writer in a generator."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def neutralise(value) -> object:
+    """A CSV cell that a spreadsheet will not run: text starting with ``= + - @``, tab or CR
+    gets a leading apostrophe. Numbers and booleans pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_lines(records, columns):
+    """The CSV text, one line per record, header first."""
+    writer = csv.writer(_Line())
+    yield writer.writerow(columns)
+    for record in records:
+        yield writer.writerow([neutralise(record[column]) for column in columns])
+
+
+@require_GET
+@roles.role_required(roles.MANAGER)
+def export_csv(request: HttpRequest):
+    """The filtered history as CSV, streamed: rows are read from a server-side cursor in
+    chunks, so memory stays flat however long the range is."""
+    date_range = metrics.DateRange.from_query(request.GET)
+    filters = history.filters_from(request.GET, date_range)
+    rows, _ = history.sort(history.filter_by(history.rows(), filters), "decided")
+    records = history.export_records(rows, chunk_size=EXPORT_CHUNK)
+    response = StreamingHttpResponse(
+        csv_lines(records, history.EXPORT_COLUMNS), content_type="text/csv; charset=utf-8"
+    )
+    name = f"escalation-history-{date_range.first}-{date_range.last}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# The landing page keeps its name: managers are sent to "manager:history" after login.
 urlpatterns = [
-    path("history/", history, name="history"),
+    path("history/", history_view, name="history"),
+    path("history/export.csv", export_csv, name="export_csv"),
+    path("metrics/", metrics_view, name="metrics"),
+    path("questions/", questions_view, name="questions"),
 ]

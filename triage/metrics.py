@@ -1,0 +1,627 @@
+"""Team metrics, computed from the append-only alert history (``AlertEvent``) in SQL.
+
+Every figure is an aggregate query over ``triage_alertevent``; from ``triage_alert`` only facts
+that never change are read (raise time ``created_at``, ``severity``, ``rule``, ``sla_due_at``).
+Nothing loops over alerts in Python, so a year of alerts costs one scan, not 100,000 objects.
+
+**The range.** ``start <= Alert.created_at < end`` selects the *cohort*: the alerts raised in
+the range. Durations, rates, false positives and SLA figures describe that cohort with all of
+its history (also what happened after ``end``). Workload is different: it counts the actions
+each person took *within* the range, whatever the alert's age.
+
+**Definitions** (``raised`` = ``Alert.created_at``):
+
+* *time to acknowledge*: first ``claimed`` - raised; alerts never claimed are left out (and
+  counted as ``unclaimed``).
+* *time to escalate*: first ``escalated`` - raised.
+* *time to resolve*: the standing close - raised. The standing close is the last ``closed``
+  event when no ``reopened`` event follows it; an alert reopened and not closed again is open.
+* *mean* is the arithmetic mean; *p90* is the nearest-rank 90th percentile
+  (``percentile_disc(0.9)``: the smallest value with at least 90 % of values at or below it).
+  Both are None when there is no value.
+* *L1 decisions*: ``escalated`` events, and ``closed`` events from ``new`` or ``triage`` (an L1
+  or bulk close). *Escalation rate* = escalations / L1 decisions. *Override rate* = decisions
+  whose ``data.override`` is true / L1 decisions. *Return rate* = ``returned`` events /
+  escalations (each escalation is returned at most once).
+* *false-positive rate of a rule*: cohort alerts of the rule whose standing close has
+  disposition ``false_positive`` / the rule's cohort alerts with a standing close.
+* *SLA breach*: resolved later than ``sla_due_at`` (else raised + ``SLA_MINUTES[severity]``),
+  or still open at ``now`` past that time.
+
+Rates are None (shown as "—") when their denominator is 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from triage.models import Disposition, Severity
+
+L1_STATUSES_SQL = "('new', 'triage')"
+T2_STATUSES_SQL = "('escalated', 'investigating', 'containment')"
+
+
+# --- the few SQL pieces that differ between PostgreSQL and SQLite (the demo's database) -------
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _seconds(later: str, earlier: str) -> str:
+    """SQL for ``later - earlier`` in seconds (a float)."""
+    if _is_postgres():
+        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+
+def _json_text(column: str, key: str) -> str:
+    if _is_postgres():
+        return f"({column} ->> '{key}')"
+    return f"json_extract({column}, '$.{key}')"
+
+
+def _json_true(column: str, key: str) -> str:
+    if _is_postgres():
+        return f"(({column} -> '{key}') = 'true'::jsonb)"
+    return f"(json_extract({column}, '$.{key}') = 1)"
+
+
+def _p90(expression: str) -> str:
+    """The nearest-rank 90th percentile aggregate (PostgreSQL); elsewhere NULL, filled in by
+    :func:`_fill_percentiles`."""
+    if _is_postgres():
+        return f"percentile_disc(0.9) WITHIN GROUP (ORDER BY {expression})"
+    return "NULL"
+
+
+def _param(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def nearest_rank(values: list[float], fraction: float = 0.9) -> float | None:
+    """The nearest-rank percentile of ``values`` (same as ``percentile_disc``)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Duration:
+    """Mean and p90 of a duration over ``count`` alerts, in seconds (None when count is 0)."""
+
+    count: int
+    mean: float | None
+    p90: float | None
+
+    @property
+    def mean_delta(self) -> timedelta | None:
+        return None if self.mean is None else timedelta(seconds=self.mean)
+
+    @property
+    def p90_delta(self) -> timedelta | None:
+        return None if self.p90 is None else timedelta(seconds=self.p90)
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+@dataclass(frozen=True)
+class RuleNoise:
+    rule_id: int
+    rule_name: str
+    alerts: int
+    closed: int
+    false_positives: int
+
+    @property
+    def false_positive_rate(self) -> float | None:
+        return rate(self.false_positives, self.closed)
+
+
+@dataclass(frozen=True)
+class Workload:
+    user_id: int
+    username: str
+    claims: int = 0
+    escalations: int = 0
+    l1_closes: int = 0
+    t2_claims: int = 0
+    returns: int = 0
+    t2_closes: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.claims
+            + self.escalations
+            + self.l1_closes
+            + self.t2_claims
+            + self.returns
+            + self.t2_closes
+        )
+
+
+@dataclass(frozen=True)
+class SlaRow:
+    severity: str
+    target: timedelta
+    alerts: int
+    breached: int
+    open_breached: int
+
+    @property
+    def breach_rate(self) -> float | None:
+        return rate(self.breached, self.alerts)
+
+
+@dataclass
+class TeamMetrics:
+    start: datetime
+    end: datetime
+    now: datetime
+    alerts: int = 0
+    claimed: int = 0
+    resolved: int = 0
+    acknowledge: Duration = Duration(0, None, None)
+    escalate: Duration = Duration(0, None, None)
+    resolve: Duration = Duration(0, None, None)
+    decisions: int = 0
+    escalations: int = 0
+    overrides: int = 0
+    returns: int = 0
+    sla: list[SlaRow] = field(default_factory=list)
+    rules: list[RuleNoise] = field(default_factory=list)
+    workload: list[Workload] = field(default_factory=list)
+
+    @property
+    def unclaimed(self) -> int:
+        return self.alerts - self.claimed
+
+    @property
+    def open(self) -> int:
+        return self.alerts - self.resolved
+
+    @property
+    def escalation_rate(self) -> float | None:
+        return rate(self.escalations, self.decisions)
+
+    @property
+    def override_rate(self) -> float | None:
+        return rate(self.overrides, self.decisions)
+
+    @property
+    def return_rate(self) -> float | None:
+        return rate(self.returns, self.escalations)
+
+    @property
+    def sla_breached(self) -> int:
+        return sum(row.breached for row in self.sla)
+
+
+# --- the queries -----------------------------------------------------------------------------
+
+# One row per cohort alert with the times the metrics need. The LEFT JOIN keeps alerts without
+# any workflow event (never claimed). The join uses the index alertevent_alert_time.
+_FACTS = """
+WITH facts AS (
+    SELECT a.id, a.rule_id, a.rule_name, a.severity, a.created_at AS raised_at,
+           {due_seconds} AS due_seconds,
+           MIN(e.created_at) FILTER (WHERE e.kind = 'claimed') AS claimed_at,
+           MIN(e.created_at) FILTER (WHERE e.kind = 'escalated') AS escalated_at,
+           MAX(e.created_at) FILTER (WHERE e.kind = 'closed') AS closed_at,
+           MAX(e.created_at) FILTER (WHERE e.kind = 'reopened') AS reopened_at,
+           COUNT(e.id) FILTER (WHERE e.kind = 'escalated') AS n_escalated,
+           COUNT(e.id) FILTER (
+               WHERE e.kind = 'closed' AND e.from_status IN {l1}) AS n_l1_closed,
+           COUNT(e.id) FILTER (
+               WHERE {override} AND (e.kind = 'escalated'
+                     OR (e.kind = 'closed' AND e.from_status IN {l1}))) AS n_override,
+           COUNT(e.id) FILTER (WHERE e.kind = 'returned') AS n_returned
+    FROM triage_alert a
+    LEFT JOIN triage_alertevent e
+           ON e.alert_id = a.id
+          AND e.kind IN ('claimed', 'escalated', 'closed', 'reopened', 'returned')
+    WHERE a.created_at >= %s AND a.created_at < %s
+    GROUP BY a.id, a.rule_id, a.rule_name, a.severity, a.created_at, a.sla_due_at
+),
+resolved AS (
+    SELECT f.*,
+           CASE WHEN f.closed_at IS NOT NULL
+                 AND (f.reopened_at IS NULL OR f.reopened_at < f.closed_at)
+                THEN f.closed_at END AS resolved_at
+    FROM facts f
+)
+"""
+
+
+def _facts_sql() -> str:
+    minutes = settings.SLA_MINUTES
+    target = " ".join(
+        f"WHEN '{severity}' THEN {int(minutes[severity]) * 60}"
+        for severity in minutes
+        if severity in Severity.values
+    )
+    default = int(minutes.get("medium", 1440)) * 60
+    due = f"COALESCE({_seconds('a.sla_due_at', 'a.created_at')}, CASE a.severity {target} ELSE {default} END)"
+    return _FACTS.format(
+        due_seconds=due, l1=L1_STATUSES_SQL, override=_json_true("e.data", "override")
+    )
+
+
+def _durations_select() -> str:
+    ack = _seconds("claimed_at", "raised_at")
+    esc = _seconds("escalated_at", "raised_at")
+    res = _seconds("resolved_at", "raised_at")
+    return f"""
+SELECT COUNT(*), COUNT(claimed_at), COUNT(resolved_at),
+       COUNT(claimed_at), AVG({ack}), {_p90(ack)},
+       COUNT(escalated_at), AVG({esc}), {_p90(esc)},
+       COUNT(resolved_at), AVG({res}), {_p90(res)},
+       COALESCE(SUM(n_escalated), 0) + COALESCE(SUM(n_l1_closed), 0),
+       COALESCE(SUM(n_escalated), 0), COALESCE(SUM(n_override), 0),
+       COALESCE(SUM(n_returned), 0)
+FROM resolved
+"""  # noqa: S608 - constant SQL pieces; values are bound parameters
+
+
+def _sla_select() -> str:
+    age_at_close = _seconds("resolved_at", "raised_at")
+    age_now = _seconds("%s", "raised_at")
+    return f"""
+SELECT severity, COUNT(*),
+       COUNT(*) FILTER (WHERE (resolved_at IS NOT NULL AND {age_at_close} > due_seconds)
+                           OR (resolved_at IS NULL AND {age_now} > due_seconds)),
+       COUNT(*) FILTER (WHERE resolved_at IS NULL AND {age_now} > due_seconds)
+FROM resolved GROUP BY severity
+"""  # noqa: S608 - constant SQL pieces; values are bound parameters
+
+
+def _rules_select() -> str:
+    disposition = _json_text("c.data", "disposition")
+    return f"""
+SELECT r.rule_id, MAX(r.rule_name), COUNT(*), COUNT(r.resolved_at),
+       COUNT(*) FILTER (WHERE {disposition} = '{Disposition.FALSE_POSITIVE}')
+FROM resolved r
+LEFT JOIN triage_alertevent c
+       ON c.alert_id = r.id AND c.kind = 'closed' AND c.created_at = r.resolved_at
+GROUP BY r.rule_id
+"""  # noqa: S608 - constant SQL pieces; values are bound parameters
+
+
+_WORKLOAD = """
+SELECT u.id, u.username,
+       COUNT(*) FILTER (WHERE e.kind = 'claimed'),
+       COUNT(*) FILTER (WHERE e.kind = 'escalated'),
+       COUNT(*) FILTER (WHERE e.kind = 'closed' AND e.from_status IN {l1}),
+       COUNT(*) FILTER (WHERE e.kind = 't2_claimed'),
+       COUNT(*) FILTER (WHERE e.kind = 'returned'),
+       COUNT(*) FILTER (WHERE e.kind = 'closed' AND e.from_status IN {t2})
+FROM triage_alertevent e
+JOIN auth_user u ON u.id = e.actor_id
+WHERE e.kind IN ('claimed', 'escalated', 'closed', 't2_claimed', 'returned')
+  AND e.created_at >= %s AND e.created_at < %s
+GROUP BY u.id, u.username
+"""
+
+
+def _fill_percentiles(cursor, params, metrics: TeamMetrics) -> None:
+    """Without ``percentile_disc`` (SQLite), fetch the durations and rank them here."""
+    columns = {
+        "acknowledge": _seconds("claimed_at", "raised_at"),
+        "escalate": _seconds("escalated_at", "raised_at"),
+        "resolve": _seconds("resolved_at", "raised_at"),
+    }
+    for name, expression in columns.items():
+        cursor.execute(
+            _facts_sql() + f" SELECT {expression} FROM resolved WHERE {expression} IS NOT NULL",  # noqa: S608
+            params,
+        )
+        values = [row[0] for row in cursor.fetchall()]
+        current: Duration = getattr(metrics, name)
+        setattr(metrics, name, Duration(current.count, current.mean, nearest_rank(values)))
+
+
+def team_metrics(start: datetime, end: datetime, now: datetime | None = None) -> TeamMetrics:
+    """All team figures for the alerts raised in ``[start, end)`` (see the module docstring)."""
+    now = now or timezone.now()
+    metrics = TeamMetrics(start=start, end=end, now=now)
+    params = [_param(start), _param(end)]
+    facts = _facts_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(facts + _durations_select(), params)
+        row = cursor.fetchone()
+        metrics.alerts, metrics.claimed, metrics.resolved = row[0], row[1], row[2]
+        metrics.acknowledge = Duration(row[3], _float(row[4]), _float(row[5]))
+        metrics.escalate = Duration(row[6], _float(row[7]), _float(row[8]))
+        metrics.resolve = Duration(row[9], _float(row[10]), _float(row[11]))
+        metrics.decisions, metrics.escalations = int(row[12]), int(row[13])
+        metrics.overrides, metrics.returns = int(row[14]), int(row[15])
+        if not _is_postgres() and metrics.alerts:
+            _fill_percentiles(cursor, params, metrics)
+
+        # The range placeholders are in the CTE, before the SELECT's "now" placeholders.
+        sql = facts + _sla_select()
+        cursor.execute(sql, params + [_param(now)] * (sql.count("%s") - len(params)))
+        counts = {severity: (n, b, o) for severity, n, b, o in cursor.fetchall()}
+        metrics.sla = [
+            SlaRow(
+                severity=severity,
+                target=timedelta(minutes=settings.SLA_MINUTES.get(severity, 0)),
+                alerts=counts.get(severity, (0, 0, 0))[0],
+                breached=counts.get(severity, (0, 0, 0))[1],
+                open_breached=counts.get(severity, (0, 0, 0))[2],
+            )
+            for severity in (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+        ]
+
+        cursor.execute(facts + _rules_select(), params)
+        rules = [RuleNoise(*row) for row in cursor.fetchall()]
+        # The noisiest first: most false positives, then the highest rate, then the name.
+        rules.sort(key=lambda r: (-r.false_positives, -(r.false_positive_rate or 0), r.rule_name))
+        metrics.rules = rules
+
+        cursor.execute(_WORKLOAD.format(l1=L1_STATUSES_SQL, t2=T2_STATUSES_SQL), params)
+        workload = [Workload(*row) for row in cursor.fetchall()]
+        workload.sort(key=lambda w: (-w.total, w.username))
+        metrics.workload = workload
+    return metrics
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+# --- per-question analytics ------------------------------------------------------------------
+
+MALICIOUS = frozenset({Disposition.TRUE_POSITIVE})
+BENIGN = frozenset({Disposition.FALSE_POSITIVE, Disposition.BENIGN_TRUE_POSITIVE})
+
+# Per cohort alert with a standing close: the last answer to each question, with the
+# disposition of that close. Duplicates say nothing about the question, so they are left out.
+_ANSWERS = """
+WITH standing AS (
+    SELECT e.alert_id, {disposition} AS disposition
+    FROM triage_alertevent e
+    JOIN triage_alert a ON a.id = e.alert_id
+    WHERE e.kind = 'closed' AND a.created_at >= %s AND a.created_at < %s
+      AND NOT EXISTS (
+          SELECT 1 FROM triage_alertevent l
+          WHERE l.alert_id = e.alert_id AND l.kind IN ('closed', 'reopened')
+            AND (l.created_at > e.created_at OR (l.created_at = e.created_at AND l.id > e.id)))
+),
+answers AS (
+    SELECT q.alert_id, {question} AS question, {answer} AS answer, {version} AS version,
+           ROW_NUMBER() OVER (PARTITION BY q.alert_id, {question}
+                              ORDER BY q.created_at DESC, q.id DESC) AS n
+    FROM triage_alertevent q
+    JOIN standing s ON s.alert_id = q.alert_id
+    WHERE q.kind = 'answered'
+)
+SELECT a.version, a.question, LOWER(a.answer), s.disposition, COUNT(*)
+FROM answers a JOIN standing s ON s.alert_id = a.alert_id
+WHERE a.n = 1 AND s.disposition <> 'duplicate'
+GROUP BY a.version, a.question, LOWER(a.answer), s.disposition
+"""
+
+
+def alarming_answers(playbook) -> dict[str, frozenset[str]]:
+    """For each question named by an escalation criterion of ``playbook``: the answers that a
+    criterion lists for it (the answers that push towards escalation)."""
+    from triage.playbook_format import AnswerIs
+
+    found: dict[str, set[str]] = {}
+
+    def walk(condition) -> None:
+        if isinstance(condition, AnswerIs):
+            found.setdefault(condition.question, set()).update(condition.answers)
+        else:
+            for part in condition.conditions:
+                walk(part)
+
+    for criterion in playbook.escalation.criteria:
+        walk(criterion.when)
+    return {qid: frozenset(values) for qid, values in found.items()}
+
+
+@dataclass
+class QuestionStats:
+    """How one playbook question's answers lined up with the final dispositions.
+
+    Over alerts whose standing close has a disposition other than duplicate, the question's
+    last answer is:
+
+    * *alarming* when an escalation criterion of the playbook lists that answer for the
+      question (``obfuscated = yes``; ``expected_origin = no``; ``unknown`` where a criterion
+      lists it);
+    * *reassuring* when it is a definite yes/no that no criterion lists;
+    * neither otherwise ("unknown" not listed, text answers, questions no criterion names).
+
+    The outcome is *malicious* for ``true_positive`` and *benign* for ``false_positive`` or
+    ``benign_true_positive``. The answer **agrees** with the disposition when it is alarming
+    and the outcome malicious, or reassuring and the outcome benign.
+    ``agreement`` = agreeing / (alarming + reassuring); ``precision`` = malicious among
+    alarming answers (how well an alarming answer predicts a true positive); ``recall`` =
+    alarming among malicious outcomes.
+    """
+
+    technique: str
+    question: str
+    text: str
+    in_criterion: bool
+    answered: int = 0
+    alarming_tp: int = 0
+    alarming_benign: int = 0
+    reassuring_tp: int = 0
+    reassuring_benign: int = 0
+
+    @property
+    def alarming(self) -> int:
+        return self.alarming_tp + self.alarming_benign
+
+    @property
+    def judged(self) -> int:
+        return self.alarming + self.reassuring_tp + self.reassuring_benign
+
+    @property
+    def agreement(self) -> float | None:
+        return rate(self.alarming_tp + self.reassuring_benign, self.judged)
+
+    @property
+    def precision(self) -> float | None:
+        return rate(self.alarming_tp, self.alarming)
+
+    @property
+    def recall(self) -> float | None:
+        return rate(self.alarming_tp, self.alarming_tp + self.reassuring_tp)
+
+
+def classify(alarming: frozenset[str] | None, answer: str) -> str | None:
+    """ "alarming", "reassuring" or None for an answer (see :class:`QuestionStats`)."""
+    if alarming is None:
+        return None
+    if answer in alarming:
+        return "alarming"
+    if answer in ("yes", "no"):
+        return "reassuring"
+    return None
+
+
+def tally_questions(counts, playbooks: dict) -> list[QuestionStats]:
+    """Fold ``(version, question, answer, disposition, count)`` rows into per-question stats.
+
+    ``playbooks`` maps a version key (the ``playbook_version`` of the answers) to a parsed
+    playbook; answers of an unknown version are skipped. A question is keyed by technique and
+    id, so versions of one playbook add up."""
+    stats: dict[tuple[str, str], QuestionStats] = {}
+    for version, question, answer, disposition, count in counts:
+        playbook = playbooks.get(version)
+        if playbook is None:
+            continue
+        try:
+            text = playbook.question(question).text
+        except KeyError:
+            continue
+        criteria = alarming_answers(playbook)
+        key = (playbook.technique, question)
+        row = stats.get(key)
+        if row is None:
+            row = stats[key] = QuestionStats(
+                playbook.technique, question, text, question in criteria
+            )
+        row.answered += count
+        kind = classify(criteria.get(question), answer or "")
+        if kind is None or disposition not in MALICIOUS | BENIGN:
+            continue
+        malicious = disposition in MALICIOUS
+        if kind == "alarming":
+            if malicious:
+                row.alarming_tp += count
+            else:
+                row.alarming_benign += count
+        elif malicious:
+            row.reassuring_tp += count
+        else:
+            row.reassuring_benign += count
+    return sorted(
+        stats.values(),
+        key=lambda s: (
+            s.precision is None,
+            -(s.precision or 0),
+            -s.alarming,
+            s.technique,
+            s.question,
+        ),
+    )
+
+
+def question_counts(start: datetime, end: datetime) -> list[tuple]:
+    """The raw ``(version, question, answer, disposition, count)`` rows for the cohort."""
+    sql = _ANSWERS.format(
+        disposition=_json_text("e.data", "disposition"),
+        question=_json_text("q.data", "question"),
+        answer=_json_text("q.data", "answer"),
+        version=_json_text("q.data", "playbook_version"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_param(start), _param(end)])
+        return [(str(v) if v is not None else None, *rest) for v, *rest in cursor.fetchall()]
+
+
+def question_stats(start: datetime, end: datetime) -> list[QuestionStats]:
+    """Per-question agreement for the alerts raised in ``[start, end)``."""
+    from triage.models import PlaybookVersion
+
+    counts = question_counts(start, end)
+    ids = {int(v) for v, *_ in counts if v is not None and str(v).isdigit()}
+    playbooks = {
+        str(version.pk): version.parsed()
+        for version in PlaybookVersion.objects.filter(pk__in=ids).select_related(
+            "playbook__technique"
+        )
+    }
+    return tally_questions(counts, playbooks)
+
+
+# --- the date range of the manager pages -----------------------------------------------------
+
+PRESETS = {"7d": 7, "30d": 30, "90d": 90, "365d": 365}
+DEFAULT_PRESET = "30d"
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Whole days ``first`` .. ``last`` (inclusive) in the site's time zone; ``start``/``end``
+    are the matching half-open datetimes ``[first 00:00, last + 1 day 00:00)``."""
+
+    first: date
+    last: date
+    preset: str = ""
+
+    @property
+    def start(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.first, time.min))
+
+    @property
+    def end(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.last + timedelta(days=1), time.min))
+
+    def query(self) -> dict[str, str]:
+        if self.preset:
+            return {"preset": self.preset}
+        return {"from": self.first.isoformat(), "to": self.last.isoformat()}
+
+    @classmethod
+    def from_query(cls, query, today: date | None = None) -> DateRange:
+        """From ``?from=YYYY-MM-DD&to=YYYY-MM-DD`` or ``?preset=7d|30d|90d|365d``; bad or
+        missing values fall back to the last 30 days; a reversed range is swapped."""
+        today = today or timezone.localdate()
+        first, last = _parse_date(query.get("from")), _parse_date(query.get("to"))
+        if first or last:
+            last = last or today
+            first = first or last - timedelta(days=PRESETS[DEFAULT_PRESET] - 1)
+            if first > last:
+                first, last = last, first
+            return cls(first, last)
+        preset = query.get("preset") if query.get("preset") in PRESETS else DEFAULT_PRESET
+        return cls(today - timedelta(days=PRESETS[preset] - 1), today, preset)
+
+
+def _parse_date(value) -> date | None:
+    try:
+        parsed = date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+    # Keep to years the database and the date widgets handle.
+    return parsed if parsed and 1970 <= parsed.year <= 9998 else None
