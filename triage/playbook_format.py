@@ -50,6 +50,7 @@ MAX_FILE_BYTES = 256 * 1024
 MAX_TEXT_CHARS = 2000
 MAX_ITEMS = 100
 MAX_CONDITION_DEPTH = 6
+MAX_VERSION = 2**31 - 1  # fits a PostgreSQL integer column
 ID_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # C0 controls other than tab and newline, DEL and C1 controls: never meaningful in prose,
 # and a NUL or escape sequence in a playbook is more likely an attack than a typo.
@@ -334,10 +335,10 @@ def parse_playbook(text: str, source: str = "<string>") -> Playbook:
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
         ) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise PlaybookFormatError(
-            f"invalid YAML: {exc.__class__.__name__}", source=source
-        ) from None
+    except RecursionError:
+        raise PlaybookFormatError("invalid YAML: nested too deeply", source=source) from None
+    except yaml.YAMLError as exc:
+        raise PlaybookFormatError(f"invalid YAML: {exc}", source=source) from None
     return _Validator(source).playbook(data)
 
 
@@ -511,6 +512,8 @@ class _Validator:
         version = top["version"]
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise self.fail("version", f"expected a whole number >= 1, got {version!r}")
+        if version > MAX_VERSION:
+            raise self.fail("version", f"must be at most {MAX_VERSION}")
         questions = self.questions(top["questions"])
         return Playbook(
             technique=technique,

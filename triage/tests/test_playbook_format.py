@@ -378,6 +378,12 @@ def test_bad_version_is_refused(version):
     assert "whole number >= 1" in str(error)
 
 
+def test_version_fits_a_database_integer():
+    data = minimal()
+    data["version"] = 2**31
+    assert "at most 2147483647" in str(error_for(data))
+
+
 def test_unknown_technique_is_refused():
     data = minimal()
     data["technique"] = "T1059.999"
@@ -507,6 +513,22 @@ def test_yaml_aliases_are_refused():
     error = raised(parse_playbook, text)
     assert "aliases" in str(error)
     assert error.line == 3
+
+
+def test_deeply_nested_yaml_is_refused_without_crashing():
+    with pytest.raises(PlaybookFormatError, match="nested too deeply"):
+        parse_playbook("[" * 20000)
+
+
+def test_strict_loader_leaves_pyyaml_safe_load_alone():
+    assert yaml.safe_load("a: yes") == {"a": True}
+
+
+def test_yaml_native_types_are_refused_where_text_is_expected():
+    data = dump(minimal()).replace("title: Test playbook", "title: !!binary aGVsbG8=")
+    error = raised(parse_playbook, data)
+    assert error.field == "title"
+    assert "expected a string, got bytes" in str(error)
 
 
 def test_duplicate_yaml_keys_are_refused():
