@@ -102,12 +102,17 @@ class AlertQuerySet(models.QuerySet):
         user_roles = roles.roles_of(user)
         if roles.MANAGER in user_roles:
             return self
-        condition = Q(pk__in=[])
+        if not user_roles:
+            return self.none()
+        statuses: list[str] = []
         if roles.L1 in user_roles:
-            condition |= Q(status__in=L1_STATUSES) | Q(history__actor=user)
+            statuses += L1_STATUSES
         if roles.T2 in user_roles:
-            condition |= Q(status__in=T2_STATUSES) | Q(history__actor=user)
-        return self.filter(condition).distinct() if user_roles else self.none()
+            statuses += T2_STATUSES
+        # A subquery rather than a join: no DISTINCT, so the queue's sorted index scans stay
+        # usable (the alert page and queue run this on every request).
+        touched = AlertEvent.objects.filter(actor=user).values("alert_id")
+        return self.filter(Q(status__in=statuses) | Q(pk__in=touched))
 
     def assigned_to(self, user):
         return self.filter(assignee=user)
@@ -236,3 +241,148 @@ class AlertEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("AlertEvent rows are append-only")
+
+
+# --- Playbooks and the triage that runs one -------------------------------------------------
+
+
+class Playbook(models.Model):
+    """The playbook of one technique; its content lives in versions (newest is current)."""
+
+    technique = models.OneToOneField(Technique, on_delete=models.PROTECT, related_name="playbook")
+    title = models.CharField(max_length=300)
+    source_path = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["technique__external_id"]
+
+    def __str__(self) -> str:
+        return f"{self.technique.external_id} {self.title}"
+
+    def current_version(self) -> PlaybookVersion | None:
+        return self.versions.order_by("-version").first()
+
+
+class PlaybookVersion(models.Model):
+    """One immutable version of a playbook: the parsed content (``Playbook.to_dict()``) and
+    its hash. A triage keeps the version it started with, even after the file changes."""
+
+    playbook = models.ForeignKey(Playbook, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    content = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["playbook", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["playbook", "version"], name="playbookversion_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.playbook.technique.external_id} v{self.version}"
+
+    def parsed(self):
+        """The content as a frozen ``playbook_format.Playbook``, validated again on the way
+        in. Cached per process by content hash: versions are immutable."""
+        cached = _PARSED_PLAYBOOKS.get(self.content_hash)
+        if cached is None:
+            import yaml
+
+            from triage.playbook_format import parse_playbook
+
+            cached = parse_playbook(
+                yaml.safe_dump(self.content, allow_unicode=True), source=str(self.pk)
+            )
+            _PARSED_PLAYBOOKS[self.content_hash] = cached
+        return cached
+
+
+_PARSED_PLAYBOOKS: dict = {}
+
+
+class Triage(models.Model):
+    """The analysts' work on one alert: the playbook version it runs with, who worked it."""
+
+    alert = models.OneToOneField(Alert, on_delete=models.PROTECT, related_name="triage")
+    playbook_version = models.ForeignKey(
+        PlaybookVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="triages"
+    )
+    l1_analyst = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="l1_triages",
+    )
+    t2_analyst = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="t2_triages",
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"triage of alert {self.alert_id}"
+
+
+class AnswerValue(models.TextChoices):
+    YES = "yes", "Yes"
+    NO = "no", "No"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class TriageAnswer(models.Model):
+    """The current answer to one playbook question (its changes are in the alert history)."""
+
+    triage = models.ForeignKey(Triage, on_delete=models.PROTECT, related_name="answers")
+    question_id = models.CharField(max_length=64)
+    value = models.TextField(help_text="yes/no/unknown, or the text of a text question")
+    note = models.TextField(blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    answered_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["triage", "question_id"], name="triageanswer_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question_id}={self.value[:20]}"
+
+
+class ChecklistSection(models.TextChoices):
+    L1_STEPS = "l1_steps", "L1 additional steps"
+    T2_ACTIONS = "t2_actions", "T2 actions"
+    CONTAINMENT = "containment", "Containment"
+
+
+class ChecklistState(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+
+class ChecklistEntry(models.Model):
+    """The current state of one checklist item of a triage (changes are in the history)."""
+
+    triage = models.ForeignKey(Triage, on_delete=models.PROTECT, related_name="checklist")
+    section = models.CharField(max_length=16, choices=ChecklistSection.choices)
+    item_id = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=ChecklistState.choices)
+    note = models.TextField(blank=True)
+    evidence = models.TextField(blank=True, help_text="a reference: ticket, file hash, URL…")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["triage", "section", "item_id"], name="checklistentry_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.section}.{self.item_id}={self.state}"

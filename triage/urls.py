@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("no-role/", core.no_role, name="no_role"),
     path("queue/", include(("triage.views.queue", "queue"))),
+    path("alerts/", include(("triage.views.alert", "alert"))),
     path("manager/", include(("triage.views.manager", "manager"))),
     path("api/", include(("triage.views.api", "api"))),
     path("admin/", admin.site.urls),

@@ -1,0 +1,164 @@
+"""The alert page: summary, matched events with decoded command lines, process tree, host
+timeline, history, the rule's investigation guide, and the playbook/workflow panel.
+
+The L1 and T2 actions (``l1.py``, ``t2.py``) post here and re-render the workflow panel (and
+the summary, out of band) from fresh state when the request comes from htmx, else redirect.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from triage import roles, services
+from triage.models import (
+    Alert,
+    AnswerValue,
+    ChecklistSection,
+    ChecklistState,
+    Disposition,
+    Status,
+)
+from triage.views import alert_data
+
+TABS = (
+    ("events", "Events"),
+    ("tree", "Process tree"),
+    ("timeline", "Host timeline"),
+    ("history", "History"),
+    ("guide", "Rule guide"),
+)
+
+
+def get_alert(request, alert_id: int) -> Alert:
+    """The alert if the user's roles reach it, else 404 (never 403: existence stays hidden)."""
+    return get_object_or_404(
+        Alert.objects.for_user(request.user).select_related("rule", "assignee"), pk=alert_id
+    )
+
+
+def workflow_context(request, alert: Alert, error: str = "") -> dict:
+    user = request.user
+    triage = services.triage_of(alert)
+    version = triage.playbook_version if triage else None
+    if version is None:
+        playbook_row = services.playbook_for(alert)
+        version = playbook_row.current_version() if playbook_row else None
+    playbook = version.parsed() if version else None
+    answers = services.answers_of(triage)
+    checklist: dict[str, dict] = {s: {} for s in ChecklistSection.values}
+    if triage:
+        for entry in triage.checklist.all():
+            checklist[entry.section][entry.item_id] = entry
+    rec = services.recommendation_for(triage)
+    mine = alert.assignee_id == user.pk
+    is_l1 = roles.has_role(user, roles.L1)
+    is_t2 = roles.has_role(user, roles.T2)
+    questions = [{"q": q, "a": answers.get(q.id)} for q in (playbook.questions if playbook else ())]
+    sections = []
+    if playbook:
+        for key, title, editable in (
+            ("l1_steps", "L1 additional steps", is_l1 and mine and alert.status == Status.TRIAGE),
+            (
+                "t2_actions",
+                "T2 actions",
+                is_t2 and mine and alert.status in (Status.INVESTIGATING, Status.CONTAINMENT),
+            ),
+            (
+                "containment",
+                "Containment and further analysis",
+                is_t2 and mine and alert.status == Status.CONTAINMENT,
+            ),
+        ):
+            items = [
+                {"item": item, "entry": checklist[key].get(item.id)}
+                for item in getattr(playbook, key)
+            ]
+            sections.append({"key": key, "title": title, "items": items, "editable": editable})
+    last_return = alert.history.filter(kind="returned").order_by("-created_at", "-pk").first()
+    return {
+        "alert": alert,
+        "triage": triage,
+        "version": version,
+        "playbook": playbook,
+        "questions": questions,
+        "answered": len(answers),
+        "sections": sections,
+        "rec": rec,
+        "error": error,
+        "last_return": last_return,
+        "can_claim": is_l1 and alert.status == Status.NEW and alert.assignee_id is None,
+        "l1_working": is_l1 and mine and alert.status == Status.TRIAGE,
+        "can_t2_claim": is_t2 and alert.status == Status.ESCALATED and alert.assignee_id is None,
+        "t2_investigating": is_t2 and mine and alert.status == Status.INVESTIGATING,
+        "t2_containment": is_t2 and mine and alert.status == Status.CONTAINMENT,
+        "open_containment": services.open_containment_items(triage),
+        "dispositions": Disposition.choices,
+        "answer_choices": AnswerValue.choices,
+        "now": timezone.now(),
+        "states": ChecklistState.choices,
+    }
+
+
+def tab_context(alert: Alert, tab: str, request) -> dict:
+    if tab == "tree":
+        return {"tree": alert_data.process_tree(alert)}
+    if tab == "timeline":
+        try:
+            minutes = int(request.GET.get("minutes", 15))
+        except ValueError:
+            minutes = 15
+        minutes = minutes if minutes in alert_data.TIMELINE_WINDOWS else 15
+        return {
+            "timeline": alert_data.host_timeline(alert, minutes),
+            "minutes": minutes,
+            "windows": alert_data.TIMELINE_WINDOWS,
+            "timeline_limit": alert_data.TIMELINE_LIMIT,
+        }
+    if tab == "history":
+        return {"history": alert.history.select_related("actor").order_by("created_at", "pk")}
+    if tab == "guide":
+        return {"guide_html": alert_data.render_guide(alert.rule.note)}
+    return {"events": alert_data.matched_events(alert)}
+
+
+@require_GET
+@roles.role_required(roles.L1, roles.T2, roles.MANAGER)
+def detail(request, alert_id: int):
+    alert = get_alert(request, alert_id)
+    tab = request.GET.get("tab", "events")
+    if tab not in dict(TABS):
+        tab = "events"
+    context = {"tab": tab, "tabs": TABS, **tab_context(alert, tab, request)}
+    if request.htmx and request.htmx.target == "tab-content":
+        context["alert"] = alert
+        return render(request, "triage/alert.html#tab_content", context)
+    context.update(workflow_context(request, alert))
+    context["techniques"] = list(alert.techniques.all())
+    return render(request, "triage/alert.html", context)
+
+
+def after_action(request, alert_id: int, error: str = ""):
+    """Answer an action: the fresh workflow panel (htmx) or a redirect to the page."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("alert:detail", alert_id=alert_id)
+    alert = get_object_or_404(Alert.objects.select_related("rule", "assignee"), pk=alert_id)
+    context = workflow_context(request, alert, error)
+    context["techniques"] = list(alert.techniques.all())
+    # After escalating or closing, the user may no longer see the alert in their queue, but
+    # the action's own result is theirs to see.
+    return render(request, "triage/alert_update.html", context)
+
+
+from triage.views import l1, t2  # noqa: E402 - the action views use the helpers above
+
+urlpatterns = [
+    path("<int:alert_id>/", detail, name="detail"),
+    *l1.urlpatterns,
+    *t2.urlpatterns,
+]
