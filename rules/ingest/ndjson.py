@@ -6,7 +6,13 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from .records import DEFAULT_MAX_LINE_BYTES, ParsedRecord, normalise_record, parse_json_line
+from .records import (
+    DEFAULT_MAX_LINE_BYTES,
+    ParsedRecord,
+    classify_record,
+    normalise_record,
+    parse_json_line,
+)
 
 __all__ = ["Line", "iter_lines", "parse_line", "parse_ndjson", "read_json_lines"]
 
@@ -97,7 +103,7 @@ def parse_line(line: Line, max_line_bytes: int, *, first: bool = False) -> Parse
     try:
         kind, event = normalise_record(obj)
     except ValueError as exc:
-        return ParsedRecord(line.number, error=str(exc), kind=None)
+        return ParsedRecord(line.number, error=str(exc), kind=classify_record(obj))
     return ParsedRecord(line.number, event=event, kind=kind)
 
 

@@ -265,3 +265,27 @@ def test_reading_is_streaming():
     records = read_stream(io.BufferedReader(Endless()))
     assert next(records).ok
     assert next(records).ok
+
+
+def test_encrypted_and_too_deeply_nested_members_are_errors():
+    data = bytearray(zip_bytes({"secret.ndjson": ecs_line(), "plain.ndjson": ecs_line()}))
+    data[6] |= 0x1  # the "encrypted" flag of the first member, local header...
+    data[data.find(b"PK\x01\x02") + 8] |= 0x1  # ...and central directory
+    records = list(read_bytes(bytes(data)))
+    assert [(r.source, r.error) for r in records] == [
+        ("secret.ndjson", "encrypted archive member"),
+        ("plain.ndjson", None),
+    ]
+    nested = ecs_line()
+    for depth in range(4):
+        nested = zip_bytes({f"level{depth}": nested})
+    [record] = read_bytes(nested)
+    assert record.error == "archives nested too deeply"
+
+
+def test_progress_for_a_zip_adds_up(tmp_path):
+    path = tmp_path / "events.zip"
+    path.write_bytes(zip_bytes({f"{i}.ndjson": ecs_line(n=i) * 1 for i in range(50)}))
+    seen = []
+    assert len(list(read_path(path, on_progress=seen.append))) == 50
+    assert sum(seen) == size_hint(path)
