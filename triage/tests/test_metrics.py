@@ -85,6 +85,12 @@ def _rule(name: str):
     return DetectionRule.objects.create(rule_id=f"rule-{name}", name=name, query="any where true")
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # The users here never log in with a password; the default hasher costs ~1 s per user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def playbook_version(db):
     from triage.models import Playbook, PlaybookVersion, Tactic, Technique

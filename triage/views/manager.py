@@ -57,7 +57,11 @@ def rule_exception_url(rule_id: int) -> str:
             return reverse(name, args=[rule_id])
         except NoReverseMatch:
             continue
-    return reverse("admin:rules_ruleexception_add") + f"?rule={rule_id}"
+    try:
+        add = reverse("admin:rules_ruleexception_add")
+    except NoReverseMatch:  # not registered in the admin yet: its standard address
+        add = "/admin/rules/ruleexception/add/"
+    return f"{add}?rule={rule_id}"
 
 
 # --- helpers ---------------------------------------------------------------------------------
