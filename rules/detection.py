@@ -433,50 +433,57 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
     if not rules:
         return outcome
 
-    failures: dict[str, str] = {}
-    queries: dict[str, eql.Query] = {}
-    for rule_id, rule in rules.items():
-        try:
-            queries[rule_id] = compile_query(rule_id, rule.query)
-        except Exception as exc:  # a stored query our engine can no longer compile
-            failures[rule_id] = f"{type(exc).__name__}: {exc}"
-
-    # Sequences with stored context run alone over batch + context; the rest in one pass.
-    shapes = {rid: s for rid, q in queries.items() if (s := sequence_shape(q)) is not None}
-    separate: dict[str, list[dict]] = {}
+    ruleset = compile_ruleset({rule_id: rule.query for rule_id, rule in rules.items()})
+    # A stored query our engine can no longer compile fails its rule, not the batch.
+    failures = {rid: f"{type(exc).__name__}: {exc}" for rid, exc in ruleset.errors.items()}
+    shapes = {rid: s for rid, q in ruleset.queries.items() if (s := sequence_shape(q))}
+    context: list[tuple[dict, datetime]] = []
     if shapes:
         longest = max((r.lookback for r in rules.values()), default=timedelta(minutes=9))
         context = _context_for_sequences(shapes, rows, longest)
-        for rule_id, shape in shapes.items():
+    context_ts = {id(doc): ts for doc, ts in context}
+    everything = docs + [doc for doc, _ in context]
+    try:
+        # One pass of the rule set's prefilter: per rule, the events that can match it.
+        per_rule = dict(zip(ruleset.rule_ids, ruleset.prefiltered(everything), strict=True))
+    except Exception:
+        logger.exception("rule set prefilter failed; evaluating every rule on every event")
+        per_rule = dict.fromkeys(ruleset.rule_ids, everything)
+
+    matches: dict[str, list] = {}
+    for rule_id, candidates in per_rule.items():
+        if not candidates:
+            continue
+        shape = shapes.get(rule_id)
+        in_batch = [doc for doc in candidates if id(doc) in batch_ids]
+        if not in_batch:
+            continue
+        use = in_batch
+        if shape is not None and len(in_batch) < len(candidates):
+            # Stored events count when they are within maxspan and share the join keys.
             span = shape.maxspan or rules[rule_id].lookback
             lo, hi = rows[0][2] - span, rows[-1][2] + span
-            keys = {_key_tuple(doc, shape.key_paths) for doc in docs} if shape.key_paths else None
-            extra = [
+            keys = (
+                {_key_tuple(doc, shape.key_paths) for doc in in_batch} if shape.key_paths else None
+            )
+            use = [
                 doc
-                for doc, ts in context
-                if lo <= ts <= hi and (keys is None or _key_tuple(doc, shape.key_paths) in keys)
+                for doc in candidates
+                if id(doc) in batch_ids
+                or (
+                    lo <= context_ts[id(doc)] <= hi
+                    and (keys is None or _key_tuple(doc, shape.key_paths) in keys)
+                )
             ]
-            if extra:
-                separate[rule_id] = extra
-
-    matches: dict[str, list] = {rule_id: [] for rule_id in queries}
-    together = {rid: rules[rid].query for rid in queries if rid not in separate}
-    try:
-        for rule_id, match in compile_ruleset(together).search(docs):
-            matches[rule_id].append(match)
-    except Exception:
-        # One rule broke the shared pass: run them one by one to find it, keep the others.
-        logger.exception("rule set pass failed; evaluating rules one by one")
-        separate.update({rid: [] for rid in together})
-    for rule_id, extra in separate.items():
         try:
-            found = queries[rule_id].search([*docs, *extra]) if extra else None
-            if found is None:
-                found = queries[rule_id].search(docs)
-            matches[rule_id] = [m for m in found if any(id(e) in batch_ids for e in m.events)]
+            found = ruleset.queries[rule_id].search(use)
         except Exception as exc:
             failures[rule_id] = f"{type(exc).__name__}: {exc}"
-            matches.pop(rule_id, None)
+            continue
+        if len(use) > len(in_batch):
+            found = [m for m in found if any(id(e) in batch_ids for e in m.events)]
+        if found:
+            matches[rule_id] = found
 
     window = (rows[0][2], rows[-1][2])
     for rule_id, found in matches.items():

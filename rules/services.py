@@ -17,6 +17,7 @@ import orjson
 from django.db import connection, transaction
 
 from rules.ingest.ecs import index_columns
+from rules.ingest.fields import get_field
 from rules.ingest.records import ParsedRecord
 from rules.models import Event, IngestSource
 
@@ -69,6 +70,8 @@ def event_row(doc: dict) -> EventRow:
     a NUL character (JSONB cannot hold ``\\u0000``), an over-long id.
     """
     columns = index_columns(doc)
+    action = get_field(doc, "event.action", None)
+    columns["action"] = action if isinstance(action, str) else None
     if columns["timestamp"] is None:
         raise UnstorableEvent("@timestamp: missing or not a date")
     event_id = columns["event_id"]
@@ -97,24 +100,31 @@ class StoreResult:
     new_event_ids: set[str] = field(default_factory=set)
 
 
+_STAGE_TYPES = {"timestamp": "timestamptz", "process_pid": "bigint", "parent_pid": "bigint"}
+
+
 def _insert_postgresql(rows: list[EventRow], source_id: int | None) -> list[tuple[int, str]]:
+    """COPY the rows into a session-private staging table, then move the new ones over with
+    ``INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING RETURNING`` (one round trip each)."""
     table = Event._meta.db_table
     names = ", ".join(_COLUMNS)
-    arrays = []
-    for name in _COLUMNS:
-        arrays.append([row.columns[name] for row in rows])
-    arrays.append([row.doc_json for row in rows])
-    casts = {"timestamp": "timestamptz[]", "process_pid": "bigint[]", "parent_pid": "bigint[]"}
-    unnest_args = ", ".join(f"%s::{casts.get(name, 'text[]')}" for name in _COLUMNS)
-    aliases = ", ".join(f"u_{name}" for name in _COLUMNS)
-    sql = (
-        f"INSERT INTO {table} ({names}, ingested_at, source_id, doc) "  # noqa: S608 (model identifiers; values are parameters)
-        f"SELECT {aliases}, now(), %s, u_doc::jsonb "
-        f"FROM unnest({unnest_args}, %s::text[]) AS u({aliases}, u_doc) "
-        "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
-    )
+    stage_columns = ", ".join(f"{n} {_STAGE_TYPES.get(n, 'text')}" for n in _COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [source_id, *arrays])
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS rules_event_stage ({stage_columns}, doc text) "
+            "ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE rules_event_stage")
+        raw = cursor.cursor  # psycopg's own cursor: COPY streams rows without quoting them
+        with raw.copy(f"COPY rules_event_stage ({names}, doc) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([*(row.columns[n] for n in _COLUMNS), row.doc_json])
+        cursor.execute(
+            f"INSERT INTO {table} ({names}, ingested_at, source_id, doc) "  # noqa: S608 (model identifiers; values are parameters)
+            f"SELECT {names}, now(), %s, doc::jsonb FROM rules_event_stage "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id",
+            [source_id],
+        )
         return cursor.fetchall()
 
 

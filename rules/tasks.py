@@ -7,19 +7,18 @@ constraint (alert keys, event ids), so a redelivery after a worker dies (``acks_
 
 from __future__ import annotations
 
-from celery import shared_task
-
 from rules import detection
 from rules.models import DetectionRule, RuleRun
+from triage.celery import app
 
 
-@shared_task(name="rules.tasks.detect_events")
+@app.task(name="rules.tasks.detect_events")
 def detect_events(*, event_pks: list[int]) -> dict:
     """Evaluate the enabled rules over newly stored events (queued when their batch commits)."""
     return detection.detect_new_events(event_pks).as_dict()
 
 
-@shared_task(name="rules.tasks.run_rule")
+@app.task(name="rules.tasks.run_rule")
 def run_rule(*, rule_pk: int, trigger: str = RuleRun.Trigger.SCHEDULE) -> dict | None:
     """One scheduled (or manual) run of one rule over its look-back window."""
     rule = DetectionRule.objects.enabled().filter(pk=rule_pk).first()
@@ -29,7 +28,7 @@ def run_rule(*, rule_pk: int, trigger: str = RuleRun.Trigger.SCHEDULE) -> dict |
     return {"run": run.pk, "outcome": run.outcome, "alerts": run.alerts_raised}
 
 
-@shared_task(name="rules.tasks.run_due_rules")
+@app.task(name="rules.tasks.run_due_rules")
 def run_due_rules() -> int:
     """Beat's tick: queue a run of every rule whose interval has elapsed."""
     due = detection.claim_due_rules()
@@ -38,7 +37,7 @@ def run_due_rules() -> int:
     return len(due)
 
 
-@shared_task(name="rules.tasks.purge_expired_events")
+@app.task(name="rules.tasks.purge_expired_events")
 def purge_expired_events() -> int:
     """Daily: delete events older than the retention setting."""
     return detection.purge_expired_events()
