@@ -133,6 +133,62 @@ def _as_keyword(path: str, value: Any) -> str:
     raise EcsFieldError(f"{path}: expected a string, got {_describe(value)}")
 
 
+def _check_date(path: str, value: Any) -> Any:
+    dt = parse_timestamp(value)
+    if dt is None:
+        raise EcsFieldError(f"{path}: not a date: {_describe(value)}")
+    if isinstance(value, str) and value.rstrip().endswith(("Z", "z")):
+        return value  # already UTC: kept as written (nanoseconds survive)
+    return format_timestamp(dt)
+
+
+def _check_long(path: str, value: Any) -> Any:
+    if type(value) is int and _LONG_MIN <= value <= _LONG_MAX:
+        return value
+    return _as_long(path, value)
+
+
+def _check_keyword(path: str, value: Any) -> Any:
+    return value if isinstance(value, str) else _as_keyword(path, value)
+
+
+def _check_keyword_list(path: str, value: Any) -> Any:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise EcsFieldError(f"{path}: expected a string or a list of strings")
+
+
+def _check_args(path: str, value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        raise EcsFieldError(f"{path}: expected a list of strings, got {_describe(value)}")
+    if all(isinstance(v, str) for v in value):
+        return value
+    return [_as_keyword(path, v) for v in value]
+
+
+def _check_ip(path: str, value: Any) -> Any:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise EcsFieldError(f"{path}: not an IP address: {_describe(value)}") from None
+    return value
+
+
+_CHECKERS: dict[str, Any] = {
+    **dict.fromkeys(("@timestamp", *_DATE_FIELDS), _check_date),
+    **dict.fromkeys(_LONG_FIELDS, _check_long),
+    **dict.fromkeys(_KEYWORD_FIELDS, _check_keyword),
+    **dict.fromkeys(_KEYWORD_LIST_FIELDS, _check_keyword_list),
+    **dict.fromkeys(_ARGS_FIELDS, _check_args),
+    **dict.fromkeys(_IP_FIELDS, _check_ip),
+}
+_ORDER = {path: i for i, path in enumerate(_CHECKERS)}
+
+
 def check_ecs(doc: dict) -> dict:
     """Check and coerce the well-known fields of an ECS document, in place; return it.
 
@@ -144,55 +200,22 @@ def check_ecs(doc: dict) -> dict:
     floats become ints; numbers in keyword fields become strings; a single string in
     ``event.category``/``event.type`` becomes a one-element list. Other fields are untouched.
     """
-    ts = get_field(doc, "@timestamp")
-    if ts is MISSING or ts is None:
+    objects: set[str] = set()
+    flat = flatten(doc, objects)  # one pass; the typed fields present are looked up in it
+    ts = flat.get("@timestamp")
+    if ts is None and "@timestamp" not in objects:
         raise EcsFieldError("@timestamp: required field is missing")
-    for path in ("@timestamp", *_DATE_FIELDS):
-        value = get_field(doc, path)
-        if value is MISSING or (value is None and path != "@timestamp"):
+    present = (flat.keys() | objects) & _CHECKERS.keys()
+    for path in sorted(present, key=_ORDER.__getitem__):
+        value = flat.get(path, MISSING)
+        if value is MISSING:
+            value = get_field(doc, path)  # an object where a value belongs: fails below
+        elif value is None:
             continue
-        dt = parse_timestamp(value)
-        if dt is None:
-            raise EcsFieldError(f"{path}: not a date: {_describe(value)}")
-        if not (isinstance(value, str) and value.rstrip().endswith(("Z", "z"))):
-            set_field(doc, path, format_timestamp(dt))
-    for path in _LONG_FIELDS:
-        value = get_field(doc, path)
-        if value is not MISSING and value is not None:
-            coerced = _as_long(path, value)
-            if coerced is not value:
-                set_field(doc, path, coerced)
-    for path in _KEYWORD_FIELDS:
-        value = get_field(doc, path)
-        if value is not MISSING and value is not None and not isinstance(value, str):
-            set_field(doc, path, _as_keyword(path, value))
-    for path in _KEYWORD_LIST_FIELDS:
-        value = get_field(doc, path)
-        if value is MISSING or value is None:
-            continue
-        if isinstance(value, str):
-            set_field(doc, path, [value])
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            pass
-        else:
-            raise EcsFieldError(f"{path}: expected a string or a list of strings")
-    for path in _ARGS_FIELDS:
-        value = get_field(doc, path)
-        if value is MISSING or value is None or isinstance(value, str):
-            continue
-        if not isinstance(value, list):
-            raise EcsFieldError(f"{path}: expected a list of strings, got {_describe(value)}")
-        if not all(isinstance(v, str) for v in value):
-            set_field(doc, path, [_as_keyword(path, v) for v in value])
-    for path in _IP_FIELDS:
-        value = get_field(doc, path)
-        if value is MISSING or value is None:
-            continue
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            raise EcsFieldError(f"{path}: not an IP address: {_describe(value)}") from None
-    event_id = get_field(doc, "event.id")
+        coerced = _CHECKERS[path](path, value)
+        if coerced is not value:
+            set_field(doc, path, coerced)
+    event_id = flat.get("event.id")
     if isinstance(event_id, str) and len(event_id) > MAX_EVENT_ID_LENGTH:
         raise EcsFieldError(f"event.id: longer than {MAX_EVENT_ID_LENGTH} characters")
     return doc

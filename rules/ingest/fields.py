@@ -6,7 +6,6 @@ style mixtures are all accepted. Lookups try the most nested spelling first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["MISSING", "flatten", "get_field", "has_field", "set_field"]
@@ -43,9 +42,17 @@ def _locate(doc: dict, parts: list[str]) -> tuple[dict, str] | None:
 
 def get_field(doc: dict, path: str, default: Any = MISSING) -> Any:
     """Value of the field ``path`` (dotted ECS name) in ``doc``, or ``default``."""
-    if path in doc:  # fast path for dotted documents and top-level fields
+    if path in doc:  # dotted documents and top-level fields
         return doc[path]
-    found = _locate(doc, path.split("."))
+    parts = path.split(".")
+    node: Any = doc
+    for part in parts:  # plain nested documents
+        if not isinstance(node, dict) or part not in node:
+            break
+        node = node[part]
+    else:
+        return node
+    found = _locate(doc, parts)
     if found is None:
         return default
     holder, key = found
@@ -85,16 +92,26 @@ def set_field(doc: dict, path: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        if not value and prefix:
-            yield prefix, {}
-        for k, v in value.items():
-            yield from _flatten(f"{prefix}.{k}" if prefix else str(k), v)
-    else:
-        yield prefix, value
+def _flatten_into(node: dict, prefix: str, out: dict, objects: set[str] | None) -> None:
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        if type(value) is dict:
+            if objects is not None:
+                objects.add(path)
+            if value:
+                _flatten_into(value, path + ".", out, objects)
+            else:
+                out[path] = {}
+        else:
+            out[path] = value
 
 
-def flatten(doc: dict) -> dict[str, Any]:
-    """Dotted-key copy of ``doc``; lists are kept as values (objects inside them untouched)."""
-    return dict(_flatten("", doc))
+def flatten(doc: dict, objects: set[str] | None = None) -> dict[str, Any]:
+    """Dotted-key copy of ``doc``; lists are kept as values (objects inside them untouched).
+
+    An empty object stays as ``{}``. If ``objects`` is given, the dotted name of every
+    object met is added to it.
+    """
+    out: dict[str, Any] = {}
+    _flatten_into(doc, "", out, objects)
+    return out
