@@ -69,7 +69,7 @@ def test_history_page_lists_decisions_escaped_with_links_to_the_alert(client, bu
     page = response.content.decode()
     assert "5 decisions" in page
     a1 = built["alerts"][0]
-    assert f'href="/alerts/{a1.pk}/"' in page or f"/{a1.pk}/" in page
+    assert f'href="/alerts/{a1.pk}/?tab=history"' in page
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "Returned to L1" in page and "Accepted by T2" in page

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 from datetime import timedelta
-from functools import cache
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
@@ -30,23 +29,6 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- links to other people's pages -----------------------------------------------------------
-
-
-@cache
-def _alert_url_name() -> str | None:
-    for name in ("alerts:detail", "alert:detail", "alerts:alert", "alert_detail"):
-        try:
-            reverse(name, args=[1])
-        except NoReverseMatch:
-            continue
-        return name
-    return None
-
-
-def alert_url(alert_id: int) -> str:
-    """The alert page (the triage engineer's), or its agreed address until it exists."""
-    name = _alert_url_name()
-    return reverse(name, args=[alert_id]) if name else f"/alerts/{alert_id}/"
 
 
 def rule_exception_url(rule_id: int) -> str:
@@ -153,7 +135,6 @@ def history_view(request: HttpRequest):
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     for row in page:
-        row.alert_href = alert_url(row.alert_id)
         row.override = history.is_override(row)
         row.outcome_label = history.OUTCOMES.get(row.outcome, row.outcome)
     columns = [
