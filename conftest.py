@@ -21,7 +21,11 @@ def in_ci() -> bool:
 
 @pytest.fixture
 def make_user(db, django_user_model):
-    """Create a user holding the given roles (group names)."""
+    """Create a user holding the given roles (group names).
+
+    Groups come from a data migration, but transactional tests truncate every table, so a
+    later test may find them gone: create them when missing.
+    """
     from django.contrib.auth.models import Group
 
     def make(username: str, *roles: str, **extra):
@@ -29,7 +33,7 @@ def make_user(db, django_user_model):
             username=username, password=TEST_PASSWORD, **extra
         )
         for role in roles:
-            user.groups.add(Group.objects.get(name=role))
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
         return user
 
     return make

@@ -67,7 +67,7 @@ class Command(BaseCommand):
             user.is_staff = user.is_superuser = is_admin
             user.save()
             for name in groups:
-                user.groups.add(Group.objects.get(name=name))
+                user.groups.add(Group.objects.get_or_create(name=name)[0])
         if created_any and generated:
             self.stdout.write(
                 self.style.WARNING(
