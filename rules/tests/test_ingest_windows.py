@@ -387,3 +387,53 @@ def test_hostile_event_data_values_do_not_break_mapping():
     assert "pid" not in doc["process"] and "executable" not in doc["process"]
     assert "hash" not in doc["process"]
     assert doc["process"]["parent"].get("pid") is None
+
+
+@pytest.mark.parametrize(
+    ("fixture", "kind", "wrong_type"),
+    [
+        (
+            "winlogbeat.ndjson",
+            "winlogbeat",
+            b'{"@timestamp": "2024-01-01T00:00:00Z", "winlog": {"event_id": "one", "channel": "Security"}}',
+        ),
+        ("nxlog.json", "nxlog", b'{"EventID": 4688, "SourceName": "x", "EventTime": [2024]}'),
+    ],
+)
+def test_windows_json_files_with_bad_lines(tmp_path, fixture, kind, wrong_type):
+    good = (FIXTURES / fixture).read_bytes().splitlines()
+    bad = [
+        b'{"winlog": {"event_id": 1,',  # malformed
+        b'{"EventID": 1, "SourceName": "caf\xe9"}',  # not UTF-8
+        b'{"x": "' + b"y" * (2 * 1024 * 1024) + b'"}',  # 2 MB line
+        b"[]",
+        wrong_type,
+    ]
+    lines = []
+    for i, line in enumerate(good[:3]):
+        lines += [line, bad[i]]
+    lines += [good[-1], bad[3], bad[4], good[0][:-20]]  # ...and a truncated last line
+    path = tmp_path / "mixed"
+    path.write_bytes(b"\n".join(lines))
+    records = list(read_path(path))
+    assert [r.number for r in records] == list(range(1, 11))
+    assert [r.number for r in records if r.ok] == [1, 3, 5, 7]
+    assert {r.kind for r in records if r.ok} == {kind}
+    errors = {r.number: r.error for r in records if not r.ok}
+    assert errors[2].startswith("malformed JSON")
+    assert errors[4].startswith("not valid UTF-8")
+    assert errors[6] == "line is longer than the limit of 1048576 bytes"
+    assert errors[8] == "expected a JSON object, got array"
+    assert errors[9] in (
+        "winlog.event_id: expected an integer",
+        "record has no usable time (TimeCreated/EventTime/UtcTime)",
+    )
+    assert errors[10].startswith("truncated last line (no newline at end of input)")
+
+
+def test_rtl_override_and_emoji_in_a_sysmon_command_line():
+    obj = fixture_objects("nxlog.json")[0]
+    obj["CommandLine"] = 'cmd.exe /c "start \u202egpj.exe" 🙂 日本'
+    _, doc = normalise_record(obj)
+    assert doc["process"]["args"] == ["cmd.exe", "/c", "start \u202egpj.exe", "🙂", "日本"]
+    assert doc["process"]["args_count"] == 5
