@@ -124,3 +124,10 @@ def fast_password_hashing(settings):
     """Test users log in with a cheap hasher (the default PBKDF2 costs ~0.5 s per user here).
     Import this fixture into a test module to use it."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def ensure_role_groups() -> None:
+    from django.contrib.auth.models import Group
+
+    for name in ("l1", "t2", "manager"):
+        Group.objects.get_or_create(name=name)

@@ -69,6 +69,7 @@ def test_a_second_claim_is_refused_and_names_the_winner(alert, l1_user, make_use
 
 @pytest.mark.django_db(transaction=True)
 def test_two_analysts_claiming_at_the_same_moment_one_wins(make_user):
+    factories.ensure_role_groups()  # a flush by an earlier transactional test removes them
     factories.load_playbooks()
     alert = factories.make_alert()
     users = [make_user(f"racer{i}", "l1") for i in range(4)]

@@ -8,6 +8,7 @@ the summary, out of band) from fresh state when the request comes from htmx, els
 from __future__ import annotations
 
 from django.contrib import messages
+from django_htmx.http import reswap, retarget
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -141,8 +142,11 @@ def detail(request, alert_id: int):
     return render(request, "triage/alert.html", context)
 
 
-def after_action(request, alert_id: int, error: str = ""):
-    """Answer an action: the fresh workflow panel (htmx) or a redirect to the page."""
+def after_action(request, alert_id: int, error: str = "", *, question=None, item=None):
+    """Answer an action: without htmx a redirect to the page (errors as messages); with htmx
+    the fresh workflow panel and summary (out of band). An answer or checklist change returns
+    only its own row plus what depends on it, so quick clicks elsewhere are never overwritten;
+    an error re-targets the whole panel."""
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -150,9 +154,24 @@ def after_action(request, alert_id: int, error: str = ""):
     alert = get_object_or_404(Alert.objects.select_related("rule", "assignee"), pk=alert_id)
     context = workflow_context(request, alert, error)
     context["techniques"] = list(alert.techniques.all())
-    # After escalating or closing, the user may no longer see the alert in their queue, but
-    # the action's own result is theirs to see.
-    return render(request, "triage/alert_update.html", context)
+    if not error and question:
+        rows = [row for row in context["questions"] if row["q"].id == question]
+        if rows:
+            return render(request, "triage/alert_answer.html", {**context, "row": rows[0]})
+    if not error and item:
+        section_key, item_id = item
+        for section in context["sections"]:
+            for row in section["items"] if section["key"] == section_key else ():
+                if row["item"].id == item_id:
+                    return render(
+                        request,
+                        "triage/alert_item.html",
+                        {**context, "section": section, "row": row},
+                    )
+    response = render(request, "triage/alert_update.html", context)
+    if error:
+        response = reswap(retarget(response, "#workflow"), "outerHTML")
+    return response
 
 
 from triage.views import l1, t2  # noqa: E402 - the action views use the helpers above

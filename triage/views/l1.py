@@ -9,13 +9,13 @@ from triage import roles, services
 from triage.views import alert as alert_views
 
 
-def _act(request, alert_id: int, action):
+def _act(request, alert_id: int, action, **fragment):
     alert_views.get_alert(request, alert_id)  # 404 outside the user's reach
     try:
         action()
     except services.WorkflowError as exc:
         return alert_views.after_action(request, alert_id, str(exc))
-    return alert_views.after_action(request, alert_id)
+    return alert_views.after_action(request, alert_id, **fragment)
 
 
 @require_POST
@@ -34,6 +34,7 @@ def answer(request, alert_id: int):
         lambda: services.answer(
             alert_id, request.user, p.get("question", ""), p.get("value", ""), p.get("note", "")
         ),
+        question=p.get("question", ""),
     )
 
 
@@ -52,6 +53,7 @@ def step(request, alert_id: int):
             p.get("state", ""),
             p.get("note", ""),
         ),
+        item=("l1_steps", p.get("item", "")),
     )
 
 

@@ -48,6 +48,7 @@ def item(request, alert_id: int):
             p.get("note", ""),
             p.get("evidence", ""),
         ),
+        item=(section, p.get("item", "")),
     )
 
 
