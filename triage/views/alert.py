@@ -8,11 +8,11 @@ the summary, out of band) from fresh state when the request comes from htmx, els
 from __future__ import annotations
 
 from django.contrib import messages
-from django_htmx.http import reswap, retarget
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+from django_htmx.http import reswap, retarget
 
 from triage import roles, services
 from triage.models import (
