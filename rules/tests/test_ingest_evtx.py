@@ -8,7 +8,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from rules.ingest import read_bytes, read_path, read_stream, sniff_path
+from rules.ingest import read_bytes, read_path, read_stream, size_hint, sniff_path
 from rules.ingest.evtx import evtx_json_to_win_event
 from rules.ingest.normalise import normalise_windows
 
@@ -235,3 +235,9 @@ def test_records_json_shapes_the_parser_also_produces():
     assert doc["event"]["module"] == "windows" and doc["event"]["code"] == "7045"
     assert doc["winlog"]["user_data"] == {"Thing": {"A": 1}}
     assert doc["winlog"]["event_data"] == {"param1": "svc", "param2": "C:\\x.exe"}
+
+
+def test_progress_for_an_evtx_file_adds_up():
+    seen = []
+    assert len(list(read_path(SAMPLE, on_progress=seen.append))) == 3
+    assert sum(seen) == size_hint(SAMPLE)
