@@ -8,6 +8,7 @@ under ``winlog.event_data`` and get only the generic fields.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -358,6 +359,111 @@ def _map_sysmon_15(ev: WinEvent, doc: dict) -> None:
     _sysmon_user(doc, data)
 
 
+def _map_sysmon_7(ev: WinEvent, doc: dict) -> None:
+    data = ev.event_data
+    doc["event"].update(category=["library"], type=["start"], action="load")
+    doc["process"] = _sysmon_process_fields(data)
+    loaded = data.get("ImageLoaded")
+    if _present(loaded):
+        dll: dict[str, Any] = {"path": loaded, "name": windows_basename(loaded)}
+        hashes, imphash = _hashes(data.get("Hashes"))
+        if hashes:
+            dll["hash"] = hashes
+        pe: dict[str, Any] = {}
+        _put(pe, "original_file_name", data.get("OriginalFileName"))
+        _put(pe, "description", data.get("Description"))
+        _put(pe, "product", data.get("Product"))
+        _put(pe, "company", data.get("Company"))
+        _put(pe, "file_version", data.get("FileVersion"))
+        _put(pe, "imphash", imphash)
+        if pe:
+            dll["pe"] = pe
+        signed = data.get("Signed", "").lower()
+        if signed in ("true", "false"):
+            signature: dict[str, Any] = {"exists": signed == "true"}
+            _put(signature, "subject_name", data.get("Signature"))
+            _put(signature, "status", data.get("SignatureStatus"))
+            if data.get("SignatureStatus", "").lower() == "valid":
+                signature["trusted"] = True
+            dll["code_signature"] = signature
+        doc["dll"] = dll
+    _sysmon_user(doc, data)
+
+
+# Sysmon registry EventType -> (event.type, event.action as Defend names them).
+_REGISTRY_TYPES = {
+    "createkey": ("creation", "creation"),
+    "createvalue": ("creation", "creation"),
+    "deletekey": ("deletion", "deletion"),
+    "deletevalue": ("deletion", "deletion"),
+    "setvalue": ("change", "modification"),
+    "renamekey": ("change", "rename"),
+}
+_KEY_EVENTS = ("createkey", "deletekey", "renamekey")
+
+
+def _map_sysmon_registry(ev: WinEvent, doc: dict) -> None:
+    """Sysmon 12 (key/value create or delete), 13 (value set), 14 (key rename)."""
+    data = ev.event_data
+    kind = data.get("EventType", "").lower()
+    if kind not in _REGISTRY_TYPES:
+        kind = {13: "setvalue", 14: "renamekey"}.get(ev.event_id, kind)
+    event_type, action = _REGISTRY_TYPES.get(kind, ("change", "modification"))
+    doc["event"].update(category=["registry"], type=[event_type], action=action)
+    doc["process"] = _sysmon_process_fields(data)
+    target = data.get("TargetObject")
+    if _present(target):
+        registry: dict[str, Any] = {"path": target}
+        hive, _, rest = target.partition("\\")
+        if rest:
+            registry["hive"] = hive
+            if kind in _KEY_EVENTS:
+                registry["key"] = rest
+            else:
+                key, _, value = rest.rpartition("\\")
+                _put(registry, "key", key)
+                _put(registry, "value", value)
+        details = data.get("Details")
+        if _present(details):
+            registry["data"] = {"strings": [details]}
+            if details.startswith(("DWORD (", "QWORD (")):
+                registry["data"]["type"] = "REG_" + details[:5]
+        doc["registry"] = registry
+    _sysmon_user(doc, data)
+
+
+def _resolved_ips(results: str) -> list[str]:
+    """IP addresses in Sysmon's ``QueryResults`` (``type: 5 cname;::ffff:1.2.3.4;``)."""
+    ips = []
+    for item in results.split(";"):
+        text = item.strip().removeprefix("::ffff:")
+        try:
+            ips.append(str(ipaddress.ip_address(text)))
+        except ValueError:
+            continue
+    return ips
+
+
+def _map_sysmon_22(ev: WinEvent, doc: dict) -> None:
+    data = ev.event_data
+    doc["event"].update(category=["network"], type=["protocol", "info"], action="lookup_result")
+    doc["process"] = _sysmon_process_fields(data)
+    dns: dict[str, Any] = {}
+    name = data.get("QueryName")
+    if _present(name):
+        dns["question"] = {"name": name}
+    ips = _resolved_ips(data.get("QueryResults", ""))
+    if ips:
+        dns["resolved_ip"] = ips
+    status = data.get("QueryStatus")
+    if _present(status):
+        dns["response_code"] = "NOERROR" if status == "0" else status
+    if dns:
+        doc["dns"] = dns
+    doc["network"] = {"protocol": "dns"}
+    _sysmon_user(doc, data)
+
+
 def _map_security_4688(ev: WinEvent, doc: dict) -> None:
     data = ev.event_data
     doc["event"].update(category=["process"], type=["start"], action="start")
@@ -406,8 +512,13 @@ _MAPPERS: dict[tuple[str, int], _Mapper] = {
     (SYSMON, 1): _map_sysmon_1,
     (SYSMON, 3): _map_sysmon_3,
     (SYSMON, 5): _map_sysmon_5,
+    (SYSMON, 7): _map_sysmon_7,
     (SYSMON, 11): _map_sysmon_11,
+    (SYSMON, 12): _map_sysmon_registry,
+    (SYSMON, 13): _map_sysmon_registry,
+    (SYSMON, 14): _map_sysmon_registry,
     (SYSMON, 15): _map_sysmon_15,
+    (SYSMON, 22): _map_sysmon_22,
     (SECURITY, 4688): _map_security_4688,
     (POWERSHELL, 4104): _map_powershell_4104,
 }

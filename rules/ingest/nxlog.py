@@ -46,6 +46,12 @@ NXLOG_SYSTEM_KEYS = frozenset(
 )
 
 
+# NXLog's own EventType values; any other value is the event's data (Sysmon 12-14 have one).
+_NXLOG_EVENT_TYPES = frozenset(
+    {"INFO", "WARNING", "ERROR", "CRITICAL", "VERBOSE", "AUDIT_SUCCESS", "AUDIT_FAILURE"}
+)
+
+
 def looks_like_nxlog(obj: dict) -> bool:
     return "EventID" in obj and any(k in obj for k in ("SourceName", "Channel", "ProviderGuid"))
 
@@ -65,6 +71,12 @@ def _int(value: Any) -> int | None:
 
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _is_event_data(key: str, value: Any) -> bool:
+    if key == "EventType":
+        return value not in _NXLOG_EVENT_TYPES
+    return key not in NXLOG_SYSTEM_KEYS
 
 
 def nxlog_to_win_event(obj: dict) -> WinEvent:
@@ -87,7 +99,7 @@ def nxlog_to_win_event(obj: dict) -> WinEvent:
         process_id=_int(obj.get("ProcessID")),
         thread_id=_int(obj.get("ThreadID")),
         user_sid=obj.get("UserID") or None,
-        event_data={k: v for k, v in obj.items() if k not in NXLOG_SYSTEM_KEYS},
+        event_data={k: v for k, v in obj.items() if _is_event_data(k, v)},
         message=obj.get("Message") if isinstance(obj.get("Message"), str) else None,
         received=parse_timestamp(obj.get("EventReceivedTime")),
     )

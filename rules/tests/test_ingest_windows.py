@@ -190,10 +190,140 @@ def test_sysmon_15_other_stream_keeps_its_path_and_hash():
 
 
 def test_unknown_sysmon_event_keeps_its_data_as_a_generic_event():
-    doc = normalised("winlogbeat.ndjson", 5)
-    assert without(doc["event"], "id") == sysmon_event("22")
+    obj = fixture_objects("winlogbeat.ndjson")[5]
+    obj["winlog"]["event_id"] = "255"  # Sysmon's error event: not mapped
+    _, doc = normalise_record(obj)
+    assert without(doc["event"], "id") == sysmon_event("255")
     assert "process" not in doc and "category" not in doc["event"]
-    assert doc["winlog"]["event_data"]["QueryName"] == "cdn.example.net"
+    assert doc["winlog"]["event_data"] == obj["winlog"]["event_data"]
+
+
+def test_sysmon_22_dns_query():
+    doc = normalised("winlogbeat.ndjson", 5)
+    assert without(doc["event"], "id") == sysmon_event(
+        "22", category=["network"], type=["protocol", "info"], action="lookup_result"
+    )
+    assert doc["dns"] == {
+        "question": {"name": "cdn.example.net"},
+        "resolved_ip": ["203.0.113.7"],
+        "response_code": "NOERROR",
+    }
+    assert doc["network"] == {"protocol": "dns"}
+    assert doc["process"]["name"] == "powershell.exe"
+
+
+def test_sysmon_22_results_keep_only_addresses():
+    obj = fixture_objects("winlogbeat.ndjson")[5]
+    obj["winlog"]["event_data"]["QueryResults"] = (
+        "type:  5 edge.example.net;::ffff:203.0.113.7;2001:db8::1;cafe.bad;"
+    )
+    _, doc = normalise_record(obj)
+    assert doc["dns"]["resolved_ip"] == ["203.0.113.7", "2001:db8::1"]
+
+
+SYSMON_NXLOG = {
+    "EventTime": "2024-06-01 12:00:00",
+    "Hostname": "WS1",
+    "EventType": "INFO",
+    "SourceName": "Microsoft-Windows-Sysmon",
+    "Channel": "Microsoft-Windows-Sysmon/Operational",
+    "UtcTime": "2024-06-01 12:00:00.000",
+    "ProcessGuid": "{A1B2C3D4-0001-0000-0000-000000000001}",
+    "ProcessId": 10,
+    "Image": "C:\\Windows\\System32\\wscript.exe",
+    "User": "CORP\\ana",
+}
+
+
+def test_sysmon_7_image_load():
+    _, doc = normalise_record(
+        {
+            **SYSMON_NXLOG,
+            "EventID": 7,
+            "ImageLoaded": "C:\\Windows\\System32\\scrobj.dll",
+            "OriginalFileName": "scrobj.dll",
+            "Hashes": "SHA256=ABC,IMPHASH=DEF",
+            "Signed": "true",
+            "Signature": "Microsoft Windows",
+            "SignatureStatus": "Valid",
+        }
+    )
+    assert without(doc["event"], "id", "created") == {
+        **without(sysmon_event("7"), "created"),
+        "category": ["library"],
+        "type": ["start"],
+        "action": "load",
+    }
+    assert doc["dll"] == {
+        "path": "C:\\Windows\\System32\\scrobj.dll",
+        "name": "scrobj.dll",
+        "hash": {"sha256": "abc"},
+        "pe": {"original_file_name": "scrobj.dll", "imphash": "def"},
+        "code_signature": {
+            "exists": True,
+            "subject_name": "Microsoft Windows",
+            "status": "Valid",
+            "trusted": True,
+        },
+    }
+    assert doc["process"]["name"] == "wscript.exe"
+
+
+@pytest.mark.parametrize(
+    ("event_id", "data", "event_type", "action", "registry"),
+    [
+        (
+            13,
+            {
+                "EventType": "SetValue",
+                "TargetObject": "HKU\\S-1-5-21-1\\Software\\Run\\upd",
+                "Details": "C:\\a.js",
+            },
+            "change",
+            "modification",
+            {
+                "path": "HKU\\S-1-5-21-1\\Software\\Run\\upd",
+                "hive": "HKU",
+                "key": "S-1-5-21-1\\Software\\Run",
+                "value": "upd",
+                "data": {"strings": ["C:\\a.js"]},
+            },
+        ),
+        (
+            13,
+            {"TargetObject": "HKLM\\System\\x\\Start", "Details": "DWORD (0x00000002)"},
+            "change",
+            "modification",
+            {
+                "path": "HKLM\\System\\x\\Start",
+                "hive": "HKLM",
+                "key": "System\\x",
+                "value": "Start",
+                "data": {"strings": ["DWORD (0x00000002)"], "type": "REG_DWORD"},
+            },
+        ),
+        (
+            12,
+            {"EventType": "CreateKey", "TargetObject": "HKLM\\SOFTWARE\\Evil"},
+            "creation",
+            "creation",
+            {"path": "HKLM\\SOFTWARE\\Evil", "hive": "HKLM", "key": "SOFTWARE\\Evil"},
+        ),
+        (
+            12,
+            {"EventType": "DeleteValue", "TargetObject": "HKLM\\SOFTWARE\\K\\V"},
+            "deletion",
+            "deletion",
+            {"path": "HKLM\\SOFTWARE\\K\\V", "hive": "HKLM", "key": "SOFTWARE\\K", "value": "V"},
+        ),
+    ],
+)
+def test_sysmon_registry_events(event_id, data, event_type, action, registry):
+    _, doc = normalise_record({**SYSMON_NXLOG, "EventID": event_id, **data})
+    assert doc["event"]["category"] == ["registry"]
+    assert doc["event"]["type"] == [event_type]
+    assert doc["event"]["action"] == action
+    assert doc["registry"] == registry
 
 
 def test_powershell_4104_script_block():
