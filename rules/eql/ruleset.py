@@ -37,7 +37,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from . import ast
-from .compiler import compile_condition, field_getter
+from . import functions as fn
+from .compiler import compile_expr, field_getter
 from .errors import EqlError
 
 __all__ = ["RuleSet", "RuleSetError", "compile_many", "requirement"]
@@ -142,6 +143,79 @@ def _filters(statement: ast.Statement) -> list[ast.EventFilter]:
     return [t.filter for t in terms]
 
 
+def _truth(v) -> bool:
+    """True when the engine's ``and`` would treat ``v`` as true (``where`` keeps only true)."""
+    if v is True:
+        return True
+    if type(v) is list:
+        return any(x is True for x in fn.flat(v))
+    return False
+
+
+def _fields_of(node) -> set[tuple[str, ...]]:
+    return {n.path for n in ast.walk(node) if isinstance(n, ast.Field)}
+
+
+_CACHE_MAX = 8192  # distinct values remembered per condition before the memo starts over
+_CACHE_PROBE = 4096  # lookups after which a memo that rarely hits is switched off
+
+
+class _Operands:
+    """The distinct conditions (``and`` operands) of all filters, each compiled once.
+
+    A condition that reads a single field is a pure function of that field's value, so its
+    result is memoised by value (strings and tuples of strings only, so that ``1``, ``1.0``
+    and ``True`` never share an entry); a memo that rarely hits turns itself off.
+    """
+
+    def __init__(self):
+        self.ids: dict[object, int] = {}
+        self.evals: list = []
+
+    def add(self, node) -> int:
+        k = self.ids.get(node)
+        if k is None:
+            k = self.ids[node] = len(self.evals)
+            self.evals.append(self._compile(node))
+        return k
+
+    @staticmethod
+    def _compile(node):
+        f = compile_expr(node)
+        fields = _fields_of(node)
+        if len(fields) != 1:
+            return lambda e: _truth(f(e))
+        get = field_getter(next(iter(fields)))
+        cache: dict = {}
+        state = [0, 0, True]  # lookups, hits, enabled
+
+        def memo(e):
+            v = get(e)
+            if type(v) is str:
+                key = v
+            elif type(v) is list and all(type(x) is str for x in v):
+                key = tuple(v)
+            else:
+                return _truth(f(e))
+            if not state[2]:
+                return _truth(f(e))
+            r = cache.get(key)
+            state[0] += 1
+            if r is not None:
+                state[1] += 1
+                return r
+            r = _truth(f(e))
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[key] = r
+            if state[0] >= _CACHE_PROBE and state[1] * 4 < state[0]:
+                state[2] = False
+                cache.clear()
+            return r
+
+        return memo
+
+
 @dataclass(frozen=True)
 class _Route:
     """One filter's entry in the index: its rule slot, category, atoms and predicate."""
@@ -149,7 +223,7 @@ class _Route:
     slot: int
     category: str | None
     atoms: tuple[Atom, ...] | None
-    pred: object
+    operands: tuple[int, ...]
 
 
 class _Plan:
@@ -192,10 +266,13 @@ class RuleSet:
         self.rule_ids = list(self.queries)
         self._category = field_getter(tuple(category_field.split(".")))
         self.routes: list[_Route] = []
+        self._operands = _Operands()
         for slot, rule_id in enumerate(self.rule_ids):
             for f in _filters(self.queries[rule_id].statement):
-                pred = compile_condition(f.condition)
-                self.routes.append(_Route(slot, f.category, requirement(f.condition), pred))
+                c = f.condition
+                parts = c.operands if isinstance(c, ast.And) else (c,)
+                ops = tuple(self._operands.add(p) for p in parts)
+                self.routes.append(_Route(slot, f.category, requirement(c), ops))
         self._by_category: dict[str | None, list[int]] = {}
         for i, r in enumerate(self.routes):
             self._by_category.setdefault(r.category, []).append(i)
@@ -227,12 +304,32 @@ class RuleSet:
         them gives exactly the results over all the events.
         """
         lists: list[list[dict]] = [[] for _ in self.rule_ids]
-        preds = [r.pred for r in self.routes]
+        route_ops = [r.operands for r in self.routes]
         slots = [r.slot for r in self.routes]
         seen: list[object] = [None] * len(self.routes)
+        evals = self._operands.evals
+        # per-event memo of each distinct condition: (event it was computed for, result)
+        mark: list[object] = [None] * len(evals)
+        value: list[bool] = [False] * len(evals)
         get_category = self._category
         plans = self._plans
         plan_for = self._plan
+
+        def check(i, e):
+            for k in route_ops[i]:
+                if mark[k] is e:
+                    if not value[k]:
+                        return
+                else:
+                    r = evals[k](e)
+                    mark[k] = e
+                    value[k] = r
+                    if not r:
+                        return
+            lst = lists[slots[i]]
+            if not lst or lst[-1] is not e:
+                lst.append(e)
+
         for e in events:
             if type(e) is not dict:
                 continue
@@ -245,10 +342,7 @@ class RuleSet:
                 key = ()
             plan = plans.get(key) or plan_for(key)
             for i in plan.always:
-                if preds[i](e):
-                    lst = lists[slots[i]]
-                    if not lst or lst[-1] is not e:
-                        lst.append(e)
+                check(i, e)
             for get, index, every in plan.fields:
                 v = get(e)
                 if v is None:
@@ -271,13 +365,9 @@ class RuleSet:
                 else:
                     hits = every
                 for i in hits:
-                    if seen[i] is e:
-                        continue
-                    seen[i] = e
-                    if preds[i](e):
-                        lst = lists[slots[i]]
-                        if not lst or lst[-1] is not e:
-                            lst.append(e)
+                    if seen[i] is not e:
+                        seen[i] = e
+                        check(i, e)
         return lists
 
     def search(self, events: Iterable[dict]) -> Iterator[tuple[str, object]]:
