@@ -188,5 +188,7 @@ def _parsed(number: int, item: Any, source: str | None) -> ParsedRecord:
         check_ecs(doc)
     except (ValueError, NormaliseError, EcsFieldError, AttributeError, TypeError) as exc:
         return ParsedRecord(number, error=str(exc), kind="evtx", source=source)
+    except RecursionError:
+        return ParsedRecord(number, error="record nested too deeply", kind="evtx", source=source)
     assign_id(doc)
     return ParsedRecord(number, event=doc, kind="evtx", source=source)

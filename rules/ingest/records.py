@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+MAX_DEPTH = 100  # objects and arrays nested deeper than this are refused
 
 RecordKind = Literal["ecs", "winlogbeat", "nxlog", "evtx"]
 
@@ -65,6 +66,8 @@ def normalise_record(obj: dict, *, fallback_id: str | None = None) -> tuple[Reco
     Raises ValueError (with a message fit for the user) when the object cannot be used.
     """
     kind = classify_record(obj)
+    if _too_deep(obj):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     try:
         if kind == "winlogbeat":
             doc = normalise_windows(winlogbeat_to_win_event(obj))
@@ -77,6 +80,19 @@ def normalise_record(obj: dict, *, fallback_id: str | None = None) -> tuple[Reco
         raise ValueError(str(exc)) from None
     assign_id(doc, fallback_id)
     return kind, doc
+
+
+def _too_deep(value: Any) -> bool:
+    """True when ``value`` nests objects/arrays deeper than MAX_DEPTH (checked without
+    recursion, so hostile input cannot exhaust the stack)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 def _type_name(value: Any) -> str:

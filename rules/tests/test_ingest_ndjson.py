@@ -142,6 +142,25 @@ def test_hostile_json_is_an_error_not_a_crash():
     assert records[6].error == "event.id: longer than 255 characters"
 
 
+@pytest.mark.parametrize("depth", [100, 900, 1020])
+def test_deep_nesting_is_refused_without_exhausting_the_stack(depth):
+    nested = b'{"a":' * depth + b"1" + b"}" * depth
+    body = b"\n".join(
+        [
+            b'{"@timestamp": "2024-01-01T00:00:00Z", "x": ' + nested + b"}",
+            b'{"@timestamp": "2024-01-01T00:00:00Z", "winlog": {"event_id": 1, "channel": "c",'
+            b' "event_data": {"k": ' + b"[" * depth + b"]" * depth + b"}}}",
+            ecs_line(x=orjson.loads(b'{"a":' * 97 + b"1" + b"}" * 97)),  # 99 levels: fine
+        ]
+    )
+    records = list(parse_ndjson(body))
+    assert [r.error for r in records] == [
+        "nested deeper than 100 levels",
+        "nested deeper than 100 levels",
+        None,
+    ]
+
+
 def test_winlogbeat_and_nxlog_lines_are_normalised_in_any_mix():
     body = b"".join(
         [
