@@ -118,10 +118,7 @@ def main(argv=None) -> int:
     get_id = field_getter(tuple(args.id_field.split("."))) if args.id_field else None
     out = sys.stdout.buffer
     for m in matches:
-        if get_id is None:
-            evs = m.events
-        else:
-            evs = [None if e is None else get_id(e) for e in m.events]
+        evs = m.events if get_id is None else [None if e is None else get_id(e) for e in m.events]
         line = orjson.dumps(
             {"join_keys": m.join_keys, "events": evs},
             option=orjson.OPT_NON_STR_KEYS,

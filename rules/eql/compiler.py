@@ -134,7 +134,7 @@ def _field(node: ast.Field):
 
 
 def _not(node: ast.Not):
-    f = compile_expr(node.operand)
+    f = _compile_bool(node.operand)
 
     def not_(e):
         v = f(e)
@@ -158,20 +158,36 @@ def _truth(v):
     return False
 
 
+_BOOL_FUNCTIONS = frozenset({"cidrMatch", "endsWith", "startsWith", "stringContains"})
+
+
+def _is_boolean(node) -> bool:
+    """True when ``node`` always evaluates to True, False or None (never a list or a value)."""
+    if isinstance(node, ast.Comparison | ast.InSet | ast.StringMatch | ast.And | ast.Or | ast.Not):
+        return True
+    if isinstance(node, ast.FunctionCall):
+        return node.name in _BOOL_FUNCTIONS
+    return isinstance(node, ast.Literal) and node.value in (True, False, None)
+
+
+def _compile_bool(node):
+    """A closure returning True, False or None (three-valued) for any node."""
+    f = compile_expr(node)
+    if _is_boolean(node):
+        return f
+    return lambda e: _truth(f(e))
+
+
 def _and(node: ast.And):
-    fs = tuple(compile_expr(o) for o in node.operands)
+    fs = tuple(_compile_bool(o) for o in node.operands)
 
     def and_(e):
         result = True
         for f in fs:
             v = f(e)
-            if v is True:
-                continue
             if v is False:
                 return False
-            if _truth(v) is False:
-                return False
-            if _truth(v) is None:
+            if v is None:
                 result = None
         return result
 
@@ -179,7 +195,7 @@ def _and(node: ast.And):
 
 
 def _or(node: ast.Or):
-    fs = tuple(compile_expr(o) for o in node.operands)
+    fs = tuple(_compile_bool(o) for o in node.operands)
 
     def or_(e):
         result = False
@@ -187,12 +203,7 @@ def _or(node: ast.Or):
             v = f(e)
             if v is True:
                 return True
-            if v is False:
-                continue
-            t = _truth(v)
-            if t is True:
-                return True
-            if t is None:
+            if v is None:
                 result = None
         return result
 
@@ -537,13 +548,71 @@ _COMPILERS = {
 }
 
 
+def compile_predicate(node, first=None):
+    """A predicate ``event -> bool`` true only when the condition is true (not null).
+
+    ``and``/``or`` here only ask "is it true?", which needs no three-valued bookkeeping; only
+    below a ``not`` are operands evaluated three-valued. ``first`` (e.g. the category check)
+    runs before everything else.
+    """
+    leaves = list(node.operands) if isinstance(node, ast.And) else [node]
+    fs = [first] if first is not None else []
+    fs.extend(_predicate(x) for x in leaves)
+    fs = [f for f in fs if f is not _ALWAYS]
+    if any(f is _NEVER for f in fs):
+        return _NEVER
+    if not fs:
+        return _ALWAYS
+    if len(fs) == 1:
+        return fs[0]
+    if len(fs) == 2:
+        a, b = fs
+        return lambda e: a(e) is True and b(e) is True
+    if len(fs) == 3:
+        a, b, c = fs
+        return lambda e: a(e) is True and b(e) is True and c(e) is True
+    fs = tuple(fs)
+
+    def all_(e):
+        return all(f(e) is True for f in fs)
+
+    return all_
+
+
+def _ALWAYS(e):
+    return True
+
+
+def _NEVER(e):
+    return False
+
+
+def _predicate(node):
+    """A closure whose result ``is True`` exactly when ``node`` evaluates to true."""
+    if isinstance(node, ast.Literal):
+        return _ALWAYS if node.value is True else _NEVER
+    if isinstance(node, ast.And):
+        return compile_predicate(node)
+    if isinstance(node, ast.Or):
+        fs = tuple(_predicate(x) for x in node.operands)
+
+        def any_(e):
+            return any(f(e) is True for f in fs)
+
+        return any_
+    if isinstance(node, ast.Not):
+        f = _compile_bool(node.operand)
+        return lambda e: f(e) is False
+    f = compile_expr(node)
+    if _is_boolean(node):
+        return f
+    return lambda e: _truth(f(e))
+
+
 def compile_condition(node):
     """A predicate ``event -> bool`` true only when the condition is true (not null)."""
-    if isinstance(node, ast.Literal):
-        v = node.value is True
-        return lambda e: v
-    f = compile_expr(node)
-    return lambda e: f(e) is True
+    p = compile_predicate(node)
+    return lambda e: p(e) is True
 
 
 def compile_category(category: str | None, category_field: str):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from . import ast
 from . import functions as fn
-from .compiler import compile_category, compile_condition, compile_expr, field_getter
+from .compiler import compile_category, compile_expr, compile_predicate, field_getter
 from .errors import EqlError
 
 DEFAULT_SIZE = 10
@@ -34,18 +34,36 @@ class Match:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+_US = timedelta(microseconds=1)
+_fromiso = datetime.fromisoformat
+
+
 def parse_timestamp(v):
-    """Milliseconds since the epoch from epoch-ms numbers, numeric strings or ISO-8601 text."""
-    if v is None:
-        return None
+    """Milliseconds since the epoch from epoch-ms numbers, numeric strings or ISO-8601 text
+    (a naive time is UTC; digits past microseconds are kept as a fraction of a millisecond)."""
     t = type(v)
+    if t is str:
+        if v.isdigit():  # epoch millis as text (fromisoformat would read 8 digits as a date)
+            return int(v)
+        try:
+            d = _fromiso(v)
+        except ValueError:
+            return _parse_timestamp_slow(v)
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=UTC)
+        us = (d - _EPOCH) // _US
+        return us // 1000 if us % 1000 == 0 else us / 1000
     if t is int or t is float:
         return v
+    if v is None:
+        return None
     if t is list:
         vals = fn.flat(v)
         return parse_timestamp(vals[0]) if vals else None
-    if t is not str:
-        return None
+    return None
+
+
+def _parse_timestamp_slow(v: str):
     try:
         return float(v) if "." in v else int(v)
     except ValueError:
@@ -53,30 +71,26 @@ def parse_timestamp(v):
     s = v.strip()
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
-    # Python reads at most microseconds: keep nanosecond digits out of fromisoformat
-    frac = 0.0
+    frac = None
     dot = s.find(".", 10)
     if dot != -1:
         end = dot + 1
         while end < len(s) and s[end].isdigit():
             end += 1
         digits = s[dot + 1 : end]
-        if len(digits) > 6:
-            frac = float("0." + digits) * 1000
-            s = s[:dot] + s[end:]
+        frac = float("0." + digits) * 1000 if digits else 0.0
+        s = s[:dot] + s[end:]
     try:
         d = datetime.fromisoformat(s)
     except ValueError:
         return None
     if d.tzinfo is None:
         d = d.replace(tzinfo=UTC)
-    delta = d - _EPOCH
-    ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds / 1000
-    if frac:
-        ms = (delta.days * 86_400 + delta.seconds) * 1000 + frac
-    if ms == int(ms):
-        return int(ms)
-    return ms
+    seconds = (d - _EPOCH) // timedelta(seconds=1)
+    if frac is None:
+        return seconds * 1000
+    ms = seconds * 1000 + frac
+    return int(ms) if ms == int(ms) else ms
 
 
 def _tb_key(v):
@@ -89,6 +103,17 @@ def _tb_key(v):
     if type(v) in (int, float) and type(v) is not bool:
         return (0, v)
     return (1, str(v))
+
+
+def _first_item(pair):
+    return pair[0]
+
+
+def _any_of(preds):
+    preds = tuple(preds)
+    if len(preds) == 1:
+        return preds[0]
+    return lambda e: any(p(e) for p in preds)
 
 
 # ---- join keys ----------------------------------------------------------------------------
@@ -467,17 +492,19 @@ class Query:
                 (self._missing if t.missing else self._positive).append(entry)
             self._maxspan = q.maxspan_ms
             self._until = None
+            preds = [p for _i, p, _k in self._positive + self._missing]
             if q.until is not None:
                 self._until = (self._filter_pred(q.until.filter), _KeySpec(q.until.keys))
+                preds.append(self._until[0])
+            self._any_pred = _any_of(preds)
         elif isinstance(q, ast.Sample):
             self._sample_terms = [(self._filter_pred(t.filter), _KeySpec(t.keys)) for t in q.terms]
 
     def _filter_pred(self, flt: ast.EventFilter):
-        cond = compile_condition(flt.condition)
         cat = compile_category(flt.category, self.category_field)
-        if cat is None:
-            return cond
-        return lambda e: cat(e) and cond(e)
+        pred = compile_predicate(flt.condition, first=cat)
+        # callers test truthiness; leaves may return None for null
+        return pred
 
     @property
     def kind(self) -> str:
@@ -504,23 +531,22 @@ class Query:
         limit = self.size if size is None else size
         if type(limit) is not int or limit < 0:
             raise EqlError("size must be a non-negative integer")
-        evs = [e for e in events if type(e) is dict]
         q = self.statement.query
         if isinstance(q, ast.Sample):
-            return self._limit(self._samples(evs, None), limit)
-        ordered = sorted(
-            ((self._ordinal(e, i), e) for i, e in enumerate(evs)), key=lambda oe: oe[0]
-        )
+            return self._limit(self._samples([e for e in events if type(e) is dict], None), limit)
+        # evaluate first, order afterwards: only relevant events pay for their ordinal
+        pred = self._event_pred if isinstance(q, ast.EventQuery) else self._any_pred
+        ordinal = self._ordinal
+        hits = [(ordinal(e, i), e) for i, e in enumerate(events) if type(e) is dict and pred(e)]
+        hits.sort(key=_first_item)
         if isinstance(q, ast.EventQuery):
-            pred = self._event_pred
-            results = [Match([e], []) for _o, e in ordered if pred(e)]
-            return self._limit(results, limit)
-        m = _SequenceMatcher(self, max_open=max(len(ordered), 1) * len(self._positive) + 1)
+            return self._limit([Match([e], []) for _o, e in hits], limit)
+        m = _SequenceMatcher(self, max_open=max(len(hits), 1) * len(self._positive) + 1)
         found = []
-        for o, e in ordered:
+        for o, e in hits:
             found.extend(m.feed_ordered(e, o))
         found.extend(m.flush())
-        found.sort(key=lambda om: om[0])
+        found.sort(key=_first_item)
         return self._limit([mm for _, mm in found], limit)
 
     def _limit(self, results, limit):
