@@ -6,11 +6,14 @@ small chainable querysets.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from triage import roles
 
@@ -129,7 +132,9 @@ class Alert(models.Model):
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
     risk_score = models.PositiveSmallIntegerField(default=47)
     timestamp = models.DateTimeField(help_text="time of the last matched event")
-    created_at = models.DateTimeField(auto_now_add=True)
+    # A default rather than auto_now_add, so detection (and the demo data) can give the time
+    # an alert was raised.
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     host_name = models.CharField(max_length=255, blank=True)
     host_id = models.CharField(max_length=255, blank=True)
@@ -189,6 +194,14 @@ class Alert(models.Model):
         return SEVERITY_RANK.get(self.severity, 0)
 
 
+# The clock history rows are stamped with: the real time, except inside ``services.clock``.
+_clock: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("clock", default=None)
+
+
+def recorded_now() -> datetime:
+    return _clock.get() or timezone.now()
+
+
 class AppendOnlyError(Exception):
     """Raised on any attempt to change or delete an audit row."""
 
@@ -214,7 +227,9 @@ class AlertEvent(models.Model):
         related_name="alert_events",
         help_text="empty for the system (detection, scheduled jobs)",
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A default rather than auto_now_add, so the demo data generator can replay a realistic
+    # past (``services.clock``); the row is still never changed afterwards.
+    created_at = models.DateTimeField(default=recorded_now, db_index=True)
     kind = models.CharField(max_length=40)
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16, blank=True)

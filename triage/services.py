@@ -45,12 +45,13 @@ needs a rationale. ``playbook_version`` is the PlaybookVersion id, ``playbook`` 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.utils import timezone
 
 from triage import roles
 from triage.models import (
@@ -65,6 +66,8 @@ from triage.models import (
     Status,
     Triage,
     TriageAnswer,
+    _clock,
+    recorded_now,
 )
 from triage.playbook_format import CHOICES, TEXT, YES_NO_UNKNOWN
 from triage.recommendation import CLOSE, ESCALATE, Recommendation, recommend
@@ -76,6 +79,21 @@ CHECKLIST_KINDS = {
     ChecklistSection.T2_ACTIONS: "action_done",
     ChecklistSection.CONTAINMENT: "containment_item",
 }
+
+
+def now() -> datetime:
+    """The time transitions are recorded at: the real time, or the demo generator's clock."""
+    return recorded_now()
+
+
+@contextlib.contextmanager
+def clock(when: datetime):
+    """Record transitions inside the block as happening at ``when`` (demo data replay only)."""
+    token = _clock.set(when)
+    try:
+        yield
+    finally:
+        _clock.reset(token)
 
 
 class WorkflowError(Exception):
@@ -95,6 +113,7 @@ def record(alert: Alert, actor, kind: str, from_status="", to_status="", **data)
     """Append one history row."""
     return AlertEvent.objects.create(
         alert=alert,
+        created_at=now(),
         actor=actor,
         kind=kind,
         from_status=from_status or "",
@@ -181,7 +200,7 @@ def claim(alert_id: int, user, *, bulk: bool = False) -> Alert:
     _require_role(user, roles.L1)
     with transaction.atomic():
         won = Alert.objects.filter(pk=alert_id, assignee__isnull=True, status=Status.NEW).update(
-            assignee=user, status=Status.TRIAGE, updated_at=timezone.now()
+            assignee=user, status=Status.TRIAGE, updated_at=now()
         )
         if not won:
             current = Alert.objects.filter(pk=alert_id).select_related("assignee").first()
@@ -315,7 +334,7 @@ def escalate(alert_id: int, user, rationale: str = "") -> Alert:
             )
         _decision_snapshot(alert, user, triage)
         Alert.objects.filter(pk=alert.pk).update(
-            status=Status.ESCALATED, assignee=None, updated_at=timezone.now()
+            status=Status.ESCALATED, assignee=None, updated_at=now()
         )
         technique, version_id = _version_ref(triage)
         record(
@@ -363,14 +382,14 @@ def close_l1(alert_id: int, user, disposition: str, reason: str, rationale: str 
 
 
 def _close(alert, user, stage, disposition, reason, rec, override, rationale, triage) -> None:
-    now = timezone.now()
+    when = now()
     from_status = alert.status
     Alert.objects.filter(pk=alert.pk).update(
         status=Status.CLOSED,
         disposition=disposition,
         close_reason=reason,
-        closed_at=now,
-        updated_at=now,
+        closed_at=when,
+        updated_at=when,
     )
     _, version_id = _version_ref(triage)
     record(
@@ -441,7 +460,7 @@ def t2_claim(alert_id: int, user, *, bulk: bool = False) -> Alert:
     with transaction.atomic():
         won = Alert.objects.filter(
             pk=alert_id, assignee__isnull=True, status=Status.ESCALATED
-        ).update(assignee=user, status=Status.INVESTIGATING, updated_at=timezone.now())
+        ).update(assignee=user, status=Status.INVESTIGATING, updated_at=now())
         if not won:
             raise AlreadyClaimed(f"Alert {alert_id} was already claimed or is not escalated.")
         alert = Alert.objects.get(pk=alert_id)
@@ -465,9 +484,7 @@ def t2_accept(alert_id: int, user, note: str = "") -> Alert:
     note = _clean_text(note, "The note", required=False)
     with transaction.atomic():
         alert = _own_t2_alert(alert_id, user, (Status.INVESTIGATING,))
-        Alert.objects.filter(pk=alert.pk).update(
-            status=Status.CONTAINMENT, updated_at=timezone.now()
-        )
+        Alert.objects.filter(pk=alert.pk).update(status=Status.CONTAINMENT, updated_at=now())
         record(alert, user, "t2_accepted", Status.INVESTIGATING, Status.CONTAINMENT, note=note)
     alert.refresh_from_db()
     return alert
@@ -483,9 +500,7 @@ def t2_return(alert_id: int, user, reason: str) -> Alert:
         triage = triage_of(alert)
         l1 = triage.l1_analyst if triage else None
         to_status = Status.TRIAGE if l1 else Status.NEW
-        Alert.objects.filter(pk=alert.pk).update(
-            status=to_status, assignee=l1, updated_at=timezone.now()
-        )
+        Alert.objects.filter(pk=alert.pk).update(status=to_status, assignee=l1, updated_at=now())
         record(
             alert,
             user,
