@@ -85,7 +85,9 @@ def _dirname(path: str) -> str:
     if len(parts) < 3:
         return ""
     directory = "".join(parts[:-2])
-    return directory or parts[-2]
+    if not directory or re.fullmatch(r"[A-Za-z]:", directory):
+        return directory + parts[-2]  # the root keeps its separator: "C:\\", "/"
+    return directory
 
 
 def _extension(name: str) -> str | None:
@@ -182,7 +184,7 @@ def _process_block(
     _put(block, "entity_id", braced_guid(entity_id))
     if _present(executable):
         block["executable"] = executable
-        block["name"] = windows_basename(executable)
+        _put(block, "name", windows_basename(executable))
     if _present(command_line):
         block["command_line"] = command_line
         args = split_command_line(command_line)
@@ -311,7 +313,8 @@ def _map_sysmon_5(ev: WinEvent, doc: dict) -> None:
 
 def _file_block(path: str) -> dict[str, Any]:
     name = windows_basename(path)
-    block: dict[str, Any] = {"path": path, "name": name}
+    block: dict[str, Any] = {"path": path}
+    _put(block, "name", name)
     directory = _dirname(path)
     if directory:
         block["directory"] = directory
