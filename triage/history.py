@@ -119,10 +119,9 @@ def rows(queryset: QuerySet | None = None) -> QuerySet:
     containment = (
         _events()
         .filter(kind="containment_item", created_at__gt=OuterRef("created_at"))
-        .annotate(state=KT("data__state"), item=KT("data__item"))
-        .filter(state="done")
+        .filter(data__state="done")
         .values("alert_id")
-        .annotate(n=Count("item", distinct=True))
+        .annotate(n=Count("data__item", distinct=True))
         .values("n")
     )
     techniques = (

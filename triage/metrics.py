@@ -58,7 +58,8 @@ def _seconds(later: str, earlier: str) -> str:
     """SQL for ``later - earlier`` in seconds (a float)."""
     if _is_postgres():
         return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
-    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+    # julianday() is a float of days: round to the millisecond to drop its float noise.
+    return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
 
 
 def _json_text(column: str, key: str) -> str:
