@@ -10,8 +10,8 @@ __all__ = ["format_timestamp", "parse_timestamp"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # 2024-01-02T03:04:05[.fraction][Z|+hh:mm|+hhmm], also with a space instead of T.
 _ISO = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
-    r"\s*(Z|z|[+-]\d{2}:?\d{2}|UTC)?"
+    r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+    r"\s*(Z|z|[+-]\d{2}:?\d{2}|UTC)?)?"
 )
 
 
@@ -19,7 +19,8 @@ def parse_timestamp(value: object) -> datetime | None:
     """An aware UTC datetime for ``value``, or None when it is not a date.
 
     Accepted: ISO 8601 / RFC 3339 strings (``T`` or a space between date and time, 1-9
-    fractional digits, ``Z``, ``+hh:mm``, ``+hhmm`` or no zone, which means UTC), and numbers,
+    fractional digits, ``Z``, ``+hh:mm``, ``+hhmm`` or no zone, which means UTC; a date
+    alone means midnight UTC), and numbers,
     which are epoch milliseconds as in Elasticsearch's default date format. Precision
     beyond microseconds is truncated. Years outside 1970-9999 (epoch) are rejected.
     """
@@ -38,7 +39,13 @@ def parse_timestamp(value: object) -> datetime | None:
     micro = int((frac or "0")[:6].ljust(6, "0"))
     try:
         dt = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            micro,
         )
     except ValueError:
         return None

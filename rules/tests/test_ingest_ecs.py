@@ -213,3 +213,35 @@ def test_check_ecs_fatal_errors(doc, error):
     with pytest.raises(EcsFieldError) as raised:
         check_ecs(doc)
     assert str(raised.value) == error
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-01", "2024-01-01T00:00:00.000Z"),
+        ("2024-01-01T10:20", "2024-01-01T10:20:00.000Z"),
+        ("2024-01-01T10:20:30,5", "2024-01-01T10:20:30.500Z"),
+        ("2024-01-01 10:20:30.123456 UTC", "2024-01-01T10:20:30.123456Z"),
+        ("2024-01-01T00:30:00-01:30", "2024-01-01T02:00:00.000Z"),
+        (0, "1970-01-01T00:00:00.000Z"),
+        (1.5, "1970-01-01T00:00:00.001500Z"),
+    ],
+)
+def test_timestamp_forms(value, expected):
+    assert check_ecs({"@timestamp": value})["@timestamp"] == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-02-30T00:00:00Z",
+        "2024-01-01T25:00:00Z",
+        "2024-01-01T00:00:00+24:00",
+        "01/02/2024",
+        "",
+        [],
+    ],
+)
+def test_timestamps_that_are_not_dates(value):
+    with pytest.raises(EcsFieldError):
+        check_ecs({"@timestamp": value})

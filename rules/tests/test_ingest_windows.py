@@ -567,3 +567,33 @@ def test_rtl_override_and_emoji_in_a_sysmon_command_line():
     _, doc = normalise_record(obj)
     assert doc["process"]["args"] == ["cmd.exe", "/c", "start \u202egpj.exe", "🙂", "日本"]
     assert doc["process"]["args_count"] == 5
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        (
+            "C:\\evil.js",
+            {"path": "C:\\evil.js", "name": "evil.js", "directory": "C:\\", "extension": "js"},
+        ),
+        (
+            "\\\\srv\\share\\run.CMD",
+            {
+                "path": "\\\\srv\\share\\run.CMD",
+                "name": "run.CMD",
+                "directory": "\\\\srv\\share",
+                "extension": "CMD",
+            },
+        ),
+        (
+            "C:\\Users\\a\\.hidden",
+            {"path": "C:\\Users\\a\\.hidden", "name": ".hidden", "directory": "C:\\Users\\a"},
+        ),
+        ("C:\\dir\\", {"path": "C:\\dir\\", "directory": "C:\\dir"}),
+    ],
+)
+def test_file_path_parts(target, expected):
+    obj = fixture_objects("winlogbeat.ndjson")[3]
+    obj["winlog"]["event_data"]["TargetFilename"] = target
+    _, doc = normalise_record(obj)
+    assert doc["file"] == expected
