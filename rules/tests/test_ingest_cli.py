@@ -25,3 +25,18 @@ def test_prints_events_and_reports_errors(tmp_path, capsysbinary):
 def test_clean_input_exits_zero(capsysbinary):
     assert main([str(FIXTURES / "nxlog.json")]) == 0
     assert len(capsysbinary.readouterr().out.splitlines()) == 3
+
+
+def test_ingest_imports_no_django():
+    import subprocess
+    import sys
+
+    code = "import sys, rules.ingest; print(any(m.startswith('django') for m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
