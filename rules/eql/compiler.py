@@ -431,7 +431,10 @@ def _string_match(node: ast.StringMatch):
         vals = fn.flat(v)
         if not vals:
             return None
-        return any(m(x if type(x) is str else to_string(x)) for x in vals)
+        for x in vals:  # noqa: SIM110 - a plain loop is faster than any() over a generator
+            if m(x if type(x) is str else to_string(x)):
+                return True
+        return False
 
     return match
 
@@ -574,7 +577,10 @@ def compile_predicate(node, first=None):
     fs = tuple(fs)
 
     def all_(e):
-        return all(f(e) is True for f in fs)
+        for f in fs:  # noqa: SIM110 - a plain loop is faster than all() over a generator
+            if f(e) is not True:
+                return False
+        return True
 
     return all_
 
@@ -597,7 +603,10 @@ def _predicate(node):
         fs = tuple(_predicate(x) for x in node.operands)
 
         def any_(e):
-            return any(f(e) is True for f in fs)
+            for f in fs:  # noqa: SIM110 - a plain loop is faster than any() over a generator
+                if f(e) is True:
+                    return True
+            return False
 
         return any_
     if isinstance(node, ast.Not):
