@@ -113,6 +113,7 @@ def _any_of(preds):
     preds = tuple(preds)
     if len(preds) == 1:
         return preds[0]
+
     def any_pred(e):
         for p in preds:  # noqa: SIM110 - a plain loop is faster than any() over a generator
             if p(e):

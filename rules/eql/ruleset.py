@@ -176,8 +176,18 @@ class _Operands:
         k = self.ids.get(node)
         if k is None:
             k = self.ids[node] = len(self.evals)
-            self.evals.append(self._compile(node))
+            self.evals.append(self._lazy(k, node))
         return k
+
+    def _lazy(self, k: int, node):
+        """Compile on first use: a rule set that is only checked never pays for it."""
+        evals = self.evals
+
+        def first_call(e):
+            evals[k] = self._compile(node)
+            return evals[k](e)
+
+        return first_call
 
     @staticmethod
     def _compile(node):

@@ -1,0 +1,469 @@
+"""EQL evaluation, construct by construct, with Elasticsearch's semantics."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules import eql
+
+
+def ev(i, cat="process", ts=None, **fields):
+    e = {"@timestamp": i if ts is None else ts, "event": {"category": cat}, "id": i}
+    e.update(fields)
+    return e
+
+
+def ids(query, events, **kw):
+    kw.setdefault("size", 1000)
+    return [[e and e["id"] for e in m.events] for m in eql.compile(query, **kw).search(events)]
+
+
+def flat_ids(query, events, **kw):
+    return [i for m in ids(query, events, **kw) for i in m]
+
+
+def where(cond, event) -> bool:
+    """Does ``any where <cond>`` select the single event?"""
+    return bool(eql.compile(f"any where {cond}").search([event]))
+
+
+# ---- operators and null logic --------------------------------------------------------------
+
+
+def test_equality_is_case_sensitive_and_colon_is_not():
+    e = {"name": "CMD.exe"}
+    assert not where('name == "cmd.exe"', e)
+    assert where('name == "CMD.exe"', e)
+    assert where('name : "cmd.EXE"', e)
+    assert where('name : ("x", "*.EXE")', e)
+    assert not where('name like "*.EXE"', e)
+    assert where('name like~ "*.EXE"', e)
+    assert where('name in~ ("cmd.exe")', e)
+    assert not where('name in ("cmd.exe")', e)
+    assert where('name not in ("cmd.exe")', e)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "hit"),
+    [
+        ("a*", "abc", True),
+        ("*c", "abc", True),
+        ("*b*", "abc", True),
+        ("a?c", "abc", True),
+        ("a?c", "abbc", False),
+        ("a*c*e", "abcde", True),
+        ("*", "", True),
+        ("?", "", False),
+        ("a.c", "abc", False),  # dots are literal
+        ("C:\\*\\x.exe", "c:\\Windows\\X.EXE", True),  # backslashes are literal
+        ("[ab]", "a", False),  # no character classes
+        ("*+*", "a+b", True),
+    ],
+)
+def test_wildcards(pattern, value, hit):
+    literal = pattern.replace("\\", "\\\\")
+    assert where(f'f : "{literal}"', {"f": value}) is hit
+
+
+def test_regex_is_anchored_and_has_a_case_insensitive_form():
+    e = {"f": "Powershell.exe"}
+    assert where('f regex "P.*\\\\.exe"', e)
+    assert not where('f regex "owershell"', e)
+    assert not where('f regex "p.*"', e)
+    assert where('f regex~ "p.*"', e)
+
+
+def test_comparisons_with_null_are_null_and_not_null_is_null():
+    e = {"a": 1}
+    assert not where("missing < 1", e)
+    assert not where("not missing < 1", e)
+    assert not where('missing != "x"', e)
+    assert where("missing == null", e)
+    assert where("a != null", e)
+    assert not where("a == null", e)
+    assert where("?missing == null and not (?missing != null)", e)
+
+
+def test_three_valued_and_or():
+    e = {"a": 1}
+    assert where("missing > 1 or a == 1", e)  # null or true = true
+    assert not where("missing > 1 and a == 1", e)  # null and true = null
+    assert where("not (missing > 1 and a == 2)", e)  # null and false = false
+    assert not where("not (missing > 1 or a == 2)", e)  # not null = null
+
+
+def test_ordering_numbers_strings_and_mixed():
+    e = {"n": 5, "s": "b", "ns": "10"}
+    assert where("n > 4.5 and n <= 5 and n >= 5 and n < 6", e)
+    assert where('s > "a" and s < "c"', e)
+    assert where("ns > 9", e)  # numeric strings compare as numbers with numbers
+    assert not where('n > "x"', e)
+
+
+def test_booleans_do_not_equal_numbers():
+    e = {"b": True, "one": 1}
+    assert where("b == true", e)
+    assert not where("one == true", e)
+    assert not where("b == 1", e)
+
+
+def test_arithmetic():
+    e = {"a": 7, "b": 2, "f": 1.5}
+    assert where("a + b == 9 and a - b == 5 and a * b == 14", e)
+    assert where("a / b == 3 and -a / b == -3", e)  # integer division truncates
+    assert where("a % b == 1 and -a % b == -1", e)  # sign of the dividend, as Java
+    assert where("f * 2 == 3.0", e)
+    assert not where("a / 0 == 1", e)  # division by zero is null
+    assert where("-a == -7", e)
+
+
+# ---- arrays (multi-valued fields) ------------------------------------------------------------
+
+
+def test_arrays_match_when_any_element_does():
+    e = {"process": {"args": ["powershell.exe", "-File", "x.ps1", "-ExecutionPolicy"]}}
+    assert where('process.args == "-File" and process.args == "-ExecutionPolicy"', e)
+    assert where('process.args : "*.PS1"', e)
+    assert where('process.args in ("nope", "-File")', e)
+    assert where('startsWith(process.args, "-Exec")', e)
+    assert not where('process.args != "-File"', e)  # != holds only when no element equals
+    assert where('process.args != "-Nope"', e)
+    assert not where('process.args not in ("-File")', e)
+
+
+def test_empty_and_null_arrays_are_null():
+    assert where("a == null", {"a": []})
+    assert where("a == null", {"a": [None]})
+    assert not where('a != "x"', {"a": []})
+
+
+# ---- field paths -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"process": {"parent": {"name": "x"}}},
+        {"process.parent.name": "x"},
+        {"process": {"parent.name": "x"}},
+        {"process.parent": {"name": "x"}},
+        {"process": [{"parent": {"name": "y"}}, {"parent": {"name": "x"}}]},
+    ],
+)
+def test_nested_dotted_and_mixed_paths(event):
+    assert where('process.parent.name == "x"', event)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"a": {"b": {"c": {"d": 1}}}},
+        {"a.b.c.d": 1},
+        {"a": {"b.c": {"d": 1}}},
+        {"a.b": {"c.d": 1}},
+    ],
+)
+def test_long_paths(event):
+    assert where("a.b.c.d == 1", event)
+    assert not where("a.b.c.e == 1", event)
+
+
+def test_backtick_field_names():
+    assert where("`odd name` == 1 and `sequence` == 2", {"odd name": 1, "sequence": 2})
+
+
+# ---- functions -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cond",
+    [
+        "add(1, 2) == 3",
+        "subtract(5, 7) == -2",
+        "multiply(3, 4) == 12",
+        "divide(9, 2) == 4",
+        "divide(9.0, 2) == 4.5",
+        "modulo(9, 4) == 1",
+        'between("welcome to event query language", " ", " ") == "to"',
+        'between("welcome to event query language", " ", " ", true) == "to event query"',
+        'between~("a X b x c", "x", "x") == " b "',
+        'between("abc", "z", "c") == ""',
+        'cidrMatch("10.1.2.3", "192.168.0.0/16", "10.0.0.0/8")',
+        'not cidrMatch("11.1.2.3", "10.0.0.0/8")',
+        'cidrMatch("2001:db8::1", "2001:db8::/32")',
+        'concat("a", 1, true) == "a1true"',
+        'endsWith("file.EXE", ".EXE") and not endsWith("file.EXE", ".exe")',
+        'endsWith~("file.EXE", ".exe")',
+        'indexOf("abcabc", "c") == 2 and indexOf("abcabc", "c", 3) == 5',
+        'indexOf~("ABC", "b") == 1',
+        'indexOf("abc", "z") == null',
+        'length("héllo") == 5',
+        'number("42") == 42 and number("2.5") == 2.5 and number("ff", 16) == 255',
+        'number("0x1F", 16) == 31',
+        'number("nope") == null',
+        'startsWith("powershell", "power") and startsWith~("POWERshell", "power")',
+        'string(42) == "42" and string(true) == "true"',
+        'stringContains("abc", "b") and stringContains~("ABC", "b")',
+        'substring("start example end", 0, 5) == "start"',
+        'substring("start example end", -3) == "end"',
+        'substring("abc", 1, -1) == "b"',
+        'CONCAT("x") == "x" and StartsWith("ab", "a")',
+    ],
+)
+def test_functions(cond):
+    assert where(cond, {}), cond
+
+
+@pytest.mark.parametrize(
+    "cond",
+    [
+        'concat("a", missing) == null',
+        "length(missing) == null",
+        'startsWith(missing, "x") == null',
+        "add(missing, 1) == null",
+        'between(missing, "a", "b") == null',
+    ],
+)
+def test_functions_are_null_on_null(cond):
+    assert where(cond, {})
+
+
+def test_functions_read_fields():
+    e = {"p": {"name": "Cmd.exe", "pid": 7}, "ip": "10.0.0.5"}
+    assert where('length(p.name) == 7 and endsWith~(p.name, ".EXE")', e)
+    assert where("add(p.pid, 1) == 8 and p.pid + 1 == 8", e)
+    assert where('cidrMatch(ip, "10.0.0.0/24")', e)
+
+
+# ---- event queries, ordering, size and pipes -------------------------------------------------
+
+
+def test_event_query_orders_by_timestamp_then_tiebreaker_then_arrival():
+    events = [
+        ev(3, ts="2024-01-01T00:00:02Z", seq=1),
+        ev(1, ts="2024-01-01T00:00:01Z", seq=9),
+        ev(2, ts=1704067201000, seq=2),  # same instant as event 1 in epoch millis
+        ev(4, ts="1704067201000", seq=1),  # and as a numeric string
+    ]
+    assert flat_ids("process where true", events) == [1, 2, 4, 3]
+    assert flat_ids("process where true", events, tiebreaker_field="seq") == [4, 2, 1, 3]
+
+
+def test_category_matching_is_exact_and_handles_lists_and_dotted_keys():
+    events = [
+        {"@timestamp": 1, "event": {"category": ["process", "file"]}, "id": 1},
+        {"@timestamp": 2, "event.category": "process", "id": 2},
+        {"@timestamp": 3, "event": {"category": "Process"}, "id": 3},
+        {"@timestamp": 4, "id": 4},
+    ]
+    assert flat_ids("process where true", events) == [1, 2]
+    assert flat_ids("any where true", events) == [1, 2, 3, 4]
+    assert flat_ids(
+        "kind where true", [{"@timestamp": 1, "k": "kind", "id": 9}], category_field="k"
+    ) == [9]
+
+
+def test_default_size_is_ten_and_search_can_override():
+    events = [ev(i) for i in range(25)]
+    q = eql.compile("process where true")
+    assert len(q.search(events)) == 10
+    assert len(q.search(events, size=3)) == 3
+    assert len(eql.compile("process where true", size=20).search(events)) == 20
+
+
+def test_head_and_tail():
+    events = [ev(i) for i in range(1, 21)]
+    assert flat_ids("process where true | head 3", events) == [1, 2, 3]
+    assert flat_ids("process where true | tail 3", events) == [18, 19, 20]
+    assert flat_ids("process where true | head 10 | tail 2", events) == [9, 10]
+    assert flat_ids("process where true | tail 5", events, size=2) == [19, 20]
+    assert flat_ids("process where true | head 0", events) == []
+
+
+def test_non_dict_events_are_ignored():
+    assert flat_ids("any where true", [ev(1), None, "x", 3, ev(2)]) == [1, 2]
+
+
+# ---- sequences -------------------------------------------------------------------------------
+
+
+def test_sequence_by_key_takes_the_latest_partial():
+    events = [
+        ev(1, "process", user="a"),
+        ev(2, "process", user="a"),
+        ev(3, "process", user="b"),
+        ev(4, "file", user="a"),
+        ev(5, "file", user="b"),
+        ev(6, "file", user="c"),
+    ]
+    q = "sequence by user [process where true] [file where true]"
+    assert ids(q, events) == [[2, 4], [3, 5]]
+    matches = eql.compile(q).search(events)
+    assert [m.join_keys for m in matches] == [["a"], ["b"]]
+
+
+def test_sequence_per_query_keys_and_key_type():
+    events = [ev(1, "process", pid=7), ev(2, "file", ppid=7), ev(3, "file", ppid=8)]
+    assert ids("sequence [process where true] by pid [file where true] by ppid", events) == [[1, 2]]
+
+
+def test_sequence_null_keys_drop_events_unless_optional():
+    events = [ev(1, "process"), ev(2, "file")]
+    assert ids("sequence by user [process where true] [file where true]", events) == []
+    got = eql.compile("sequence by ?user [process where true] [file where true]").search(events)
+    assert [m.join_keys for m in got] == [[None]]
+
+
+def test_sequence_multi_valued_keys_join_on_each_value():
+    events = [ev(1, "process", tags=["t2", "t1"]), ev(2, "file", tags=["t1", "t2", "t3"])]
+    got = eql.compile("sequence by tags [process where true] [file where true]").search(events)
+    assert [m.join_keys for m in got] == [["t1"], ["t2"]]
+
+
+def test_sequence_maxspan():
+    events = [
+        ev(1, "process", ts="2024-01-01T00:00:00Z"),
+        ev(2, "file", ts="2024-01-01T00:00:30Z"),
+        ev(3, "process", ts="2024-01-01T00:01:00Z"),
+        ev(4, "file", ts="2024-01-01T00:03:00.001Z"),
+    ]
+    q = "sequence with maxspan={} [process where true] [file where true]"
+    assert ids(q.format("30s"), events) == [[1, 2]]
+    assert ids(q.format("29s"), events) == []
+    assert ids(q.format("2m"), events) == [[1, 2]]
+    assert ids(q.format("121s"), events) == [[1, 2], [3, 4]]
+
+
+def test_sequence_until_discards_open_sequences_of_its_key():
+    events = [
+        ev(1, "process", k="a"),
+        ev(2, "process", k="b"),
+        ev(3, "stop", k="a"),
+        ev(4, "file", k="a"),
+        ev(5, "file", k="b"),
+    ]
+    q = "sequence by k [process where true] [file where true] until [stop where true]"
+    assert ids(q, events) == [[2, 5]]
+
+
+def test_sequence_runs():
+    events = [ev(i, "process") for i in range(1, 4)] + [ev(4, "file")]
+    assert ids("sequence [process where true] with runs=3 [file where true]", events) == [
+        [1, 2, 3, 4]
+    ]
+
+
+def test_one_event_never_fills_two_stages_of_one_sequence():
+    events = [ev(1, "process"), ev(2, "process")]
+    assert ids("sequence [process where true] [process where true]", events) == [[1, 2]]
+
+
+def test_missing_events():
+    events = [
+        ev(1, "a", ts=1),
+        ev(2, "b", ts=2),
+        ev(3, "x", ts=3),
+        ev(4, "a", ts=10),
+        ev(5, "b", ts=11),
+    ]
+    q = "sequence with maxspan=1s [a where true] ![x where true] [b where true]"
+    got = ids(q, events)
+    assert got == [[1, None, 2], [4, None, 5]]
+    assert eql.compile(q).search(events)[0].events[1] is None
+    q2 = "sequence with maxspan=1s [a where true] [b where true] ![x where true]"
+    assert ids(q2, events) == [[4, 5, None]]
+
+
+def test_sequence_results_in_completion_order_with_tail():
+    events = [ev(1, "process", k=1), ev(2, "process", k=2), ev(3, "file", k=2), ev(4, "file", k=1)]
+    q = "sequence by k [process where true] [file where true]"
+    assert ids(q, events) == [[2, 3], [1, 4]]
+    assert ids(q + " | tail 1", events) == [[1, 4]]
+    assert ids(q + " | head 1", events) == [[2, 3]]
+
+
+# ---- samples -----------------------------------------------------------------------------------
+
+
+def test_sample_by_key_in_key_order_with_distinct_events():
+    events = [
+        {"id": 1, "event": {"category": "a"}, "host": "z"},
+        {"id": 2, "event": {"category": "b"}, "host": "z"},
+        {"id": 3, "event": {"category": "a"}, "host": "m"},
+        {"id": 4, "event": {"category": "b"}, "host": "m"},
+        {"id": 5, "event": {"category": "a"}, "host": "q"},
+    ]
+    got = eql.compile("sample by host [a where true] [b where true]", size=10).search(events)
+    assert [[e["id"] for e in m.events] for m in got] == [[3, 4], [1, 2]]
+    assert [m.join_keys for m in got] == [["m"], ["z"]]
+    same = eql.compile("sample by host [any where true] [any where true]").search(events[:2])
+    assert [[e["id"] for e in m.events] for m in same] == [[1, 2]]
+
+
+def test_max_samples_per_key():
+    events = [
+        {"id": 1, "event": {"category": "a"}, "k": 1},
+        {"id": 2, "event": {"category": "a"}, "k": 1},
+        {"id": 3, "event": {"category": "b"}, "k": 1},
+    ]
+    q = "sample by k [a where true] [b where true]"
+    assert len(eql.compile(q).search(events)) == 1
+    got = eql.compile(q, max_samples_per_key=2).search(events)
+    assert [[e["id"] for e in m.events] for m in got] == [[1, 3], [2, 3]]
+
+
+# ---- streaming ---------------------------------------------------------------------------------
+
+
+def test_stream_matches_search_for_sequences():
+    events = [ev(i, "process" if i % 3 else "file", k=i % 4) for i in range(1, 60)]
+    q = eql.compile("sequence by k with maxspan=20ms [process where true] [file where true]")
+    s = q.stream()
+    streamed = []
+    for e in events:
+        streamed.extend(s.feed(e))
+    streamed.extend(s.flush())
+    batch = q.search(events, size=10_000)
+    assert [[e["id"] for e in m.events] for m in streamed] == [
+        [e["id"] for e in m.events] for m in batch
+    ]
+    assert s.dropped == 0
+
+
+def test_stream_returns_matches_as_they_complete():
+    q = eql.compile("sequence [process where true] [file where true]")
+    s = q.stream()
+    assert s.feed(ev(1, "process")) == []
+    (m,) = s.feed(ev(2, "file"))
+    assert [e["id"] for e in m.events] == [1, 2]
+    assert eql.compile("process where true").stream().feed(ev(3))[0].events[0]["id"] == 3
+
+
+def test_stream_bounds_open_sequences_and_counts_drops():
+    q = eql.compile("sequence by k [process where true] [file where true]")
+    s = q.stream(max_open=10)
+    for i in range(100):
+        s.feed(ev(i, "process", k=i))
+    assert s.dropped == 90
+    assert len(s.feed(ev(200, "file", k=99))) == 1
+    assert s.feed(ev(201, "file", k=0)) == []
+
+
+def test_stream_prunes_by_maxspan():
+    q = eql.compile("sequence by k with maxspan=10ms [process where true] [file where true]")
+    s = q.stream()
+    for i in range(1000):
+        s.feed(ev(i, "process", k=i))
+    assert s._m.open < 300  # older than maxspan: pruned, not dropped
+    assert s.dropped == 0
+
+
+def test_stream_trailing_missing_event_waits_for_maxspan():
+    q = eql.compile("sequence with maxspan=10ms [a where true] ![x where true]")
+    s = q.stream()
+    assert s.feed(ev(1, "a")) == []
+    assert s.feed(ev(5, "x")) == []
+    assert s.feed(ev(20, "a")) == []
+    got = s.feed(ev(40, "other"))  # the window of event 20 has passed: it completes
+    assert [[e and e["id"] for e in m.events] for m in got] == [[20, None]]
+    assert s.flush() == []
