@@ -34,7 +34,7 @@ Rates are None (shown as "—") when their denominator is 0.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -213,15 +213,18 @@ class TeamMetrics:
 
 # --- the queries -----------------------------------------------------------------------------
 
-# One row per cohort alert with the times the metrics need. The LEFT JOIN keeps alerts without
-# any workflow event (never claimed). The join uses the index alertevent_alert_time.
+# One row per cohort alert with the times the metrics need, then every figure from it in one
+# statement (one scan of the history). The LEFT JOIN keeps alerts without any workflow event
+# (never claimed); it uses the index alertevent_alert_time.
 _FACTS = """
 WITH facts AS (
-    SELECT a.id, a.rule_id, a.rule_name, a.severity, a.created_at AS raised_at,
+    SELECT a.id, a.rule_id, a.severity, a.created_at AS raised_at,
            {due_seconds} AS due_seconds,
            MIN(e.created_at) FILTER (WHERE e.kind = 'claimed') AS claimed_at,
            MIN(e.created_at) FILTER (WHERE e.kind = 'escalated') AS escalated_at,
            MAX(e.created_at) FILTER (WHERE e.kind = 'closed') AS closed_at,
+           MAX(e.created_at) FILTER (
+               WHERE e.kind = 'closed' AND {disposition} = 'false_positive') AS fp_closed_at,
            MAX(e.created_at) FILTER (WHERE e.kind = 'reopened') AS reopened_at,
            COUNT(e.id) FILTER (WHERE e.kind = 'escalated') AS n_escalated,
            COUNT(e.id) FILTER (
@@ -235,7 +238,7 @@ WITH facts AS (
            ON e.alert_id = a.id
           AND e.kind IN ('claimed', 'escalated', 'closed', 'reopened', 'returned')
     WHERE a.created_at >= %s AND a.created_at < %s
-    GROUP BY a.id, a.rule_id, a.rule_name, a.severity, a.created_at, a.sla_due_at
+    GROUP BY a.id, a.rule_id, a.severity, a.created_at, a.sla_due_at
 ),
 resolved AS (
     SELECT f.*,
@@ -243,11 +246,36 @@ resolved AS (
                  AND (f.reopened_at IS NULL OR f.reopened_at < f.closed_at)
                 THEN f.closed_at END AS resolved_at
     FROM facts f
+),
+timed AS (
+    SELECT r.*,
+           {ack} AS ack, {esc} AS esc, {res} AS res,
+           CASE WHEN r.resolved_at IS NULL AND {age_now} > r.due_seconds
+                THEN 1 ELSE 0 END AS open_breached,
+           CASE WHEN (r.resolved_at IS NOT NULL AND {res} > r.due_seconds)
+                  OR (r.resolved_at IS NULL AND {age_now} > r.due_seconds)
+                THEN 1 ELSE 0 END AS breached
+    FROM resolved r
 )
+SELECT 'total', '',
+       COUNT(*), COUNT(claimed_at), COUNT(resolved_at),
+       AVG(ack), {p90_ack}, COUNT(esc), AVG(esc), {p90_esc}, AVG(res), {p90_res},
+       SUM(n_escalated), SUM(n_l1_closed), SUM(n_override), SUM(n_returned)
+FROM timed
+UNION ALL
+SELECT 'sla', severity, COUNT(*), SUM(breached), SUM(open_breached),
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM timed GROUP BY severity
+UNION ALL
+SELECT 'rule', CAST(rule_id AS TEXT), COUNT(*), COUNT(resolved_at),
+       COUNT(*) FILTER (WHERE resolved_at IS NOT NULL AND fp_closed_at = resolved_at),
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM timed GROUP BY rule_id
 """
 
 
 def _facts_sql() -> str:
+    """The one statement behind :func:`team_metrics`; parameters: start, end, now, now."""
     minutes = settings.SLA_MINUTES
     target = " ".join(
         f"WHEN '{severity}' THEN {int(minutes[severity]) * 60}"
@@ -255,50 +283,23 @@ def _facts_sql() -> str:
         if severity in Severity.values
     )
     default = int(minutes.get("medium", 1440)) * 60
-    due = f"COALESCE({_seconds('a.sla_due_at', 'a.created_at')}, CASE a.severity {target} ELSE {default} END)"
+    age = _seconds("a.sla_due_at", "a.created_at")
+    ack = _seconds("r.claimed_at", "r.raised_at")
+    esc = _seconds("r.escalated_at", "r.raised_at")
+    res = _seconds("r.resolved_at", "r.raised_at")
     return _FACTS.format(
-        due_seconds=due, l1=L1_STATUSES_SQL, override=_json_true("e.data", "override")
+        due_seconds=f"COALESCE({age}, CASE a.severity {target} ELSE {default} END)",
+        disposition=_json_text("e.data", "disposition"),
+        l1=L1_STATUSES_SQL,
+        override=_json_true("e.data", "override"),
+        ack=ack,
+        esc=esc,
+        res=res,
+        age_now=_seconds("%s", "r.raised_at"),
+        p90_ack=_p90("ack"),
+        p90_esc=_p90("esc"),
+        p90_res=_p90("res"),
     )
-
-
-def _durations_select() -> str:
-    ack = _seconds("claimed_at", "raised_at")
-    esc = _seconds("escalated_at", "raised_at")
-    res = _seconds("resolved_at", "raised_at")
-    return f"""
-SELECT COUNT(*), COUNT(claimed_at), COUNT(resolved_at),
-       COUNT(claimed_at), AVG({ack}), {_p90(ack)},
-       COUNT(escalated_at), AVG({esc}), {_p90(esc)},
-       COUNT(resolved_at), AVG({res}), {_p90(res)},
-       COALESCE(SUM(n_escalated), 0) + COALESCE(SUM(n_l1_closed), 0),
-       COALESCE(SUM(n_escalated), 0), COALESCE(SUM(n_override), 0),
-       COALESCE(SUM(n_returned), 0)
-FROM resolved
-"""  # noqa: S608 - constant SQL pieces; values are bound parameters
-
-
-def _sla_select() -> str:
-    age_at_close = _seconds("resolved_at", "raised_at")
-    age_now = _seconds("%s", "raised_at")
-    return f"""
-SELECT severity, COUNT(*),
-       COUNT(*) FILTER (WHERE (resolved_at IS NOT NULL AND {age_at_close} > due_seconds)
-                           OR (resolved_at IS NULL AND {age_now} > due_seconds)),
-       COUNT(*) FILTER (WHERE resolved_at IS NULL AND {age_now} > due_seconds)
-FROM resolved GROUP BY severity
-"""  # noqa: S608 - constant SQL pieces; values are bound parameters
-
-
-def _rules_select() -> str:
-    disposition = _json_text("c.data", "disposition")
-    return f"""
-SELECT r.rule_id, MAX(r.rule_name), COUNT(*), COUNT(r.resolved_at),
-       COUNT(*) FILTER (WHERE {disposition} = '{Disposition.FALSE_POSITIVE}')
-FROM resolved r
-LEFT JOIN triage_alertevent c
-       ON c.alert_id = r.id AND c.kind = 'closed' AND c.created_at = r.resolved_at
-GROUP BY r.rule_id
-"""  # noqa: S608 - constant SQL pieces; values are bound parameters
 
 
 _WORKLOAD = """
@@ -317,67 +318,76 @@ GROUP BY u.id, u.username
 """
 
 
-def _fill_percentiles(cursor, params, metrics: TeamMetrics) -> None:
-    """Without ``percentile_disc`` (SQLite), fetch the durations and rank them here."""
-    columns = {
-        "acknowledge": _seconds("claimed_at", "raised_at"),
-        "escalate": _seconds("escalated_at", "raised_at"),
-        "resolve": _seconds("resolved_at", "raised_at"),
+def _percentiles_elsewhere(cursor, params) -> dict[str, float | None]:
+    """Without ``percentile_disc`` (SQLite, the demo): fetch the durations, rank them here."""
+    sql = _facts_sql()
+    body = sql[: sql.index("SELECT 'total'")]
+    cursor.execute(body + "SELECT ack, esc, res FROM timed", params)  # noqa: S608
+    rows = cursor.fetchall()
+    return {
+        name: nearest_rank([row[i] for row in rows if row[i] is not None])
+        for i, name in enumerate(("acknowledge", "escalate", "resolve"))
     }
-    for name, expression in columns.items():
-        cursor.execute(
-            _facts_sql() + f" SELECT {expression} FROM resolved WHERE {expression} IS NOT NULL",  # noqa: S608
-            params,
-        )
-        values = [row[0] for row in cursor.fetchall()]
-        current: Duration = getattr(metrics, name)
-        setattr(metrics, name, Duration(current.count, current.mean, nearest_rank(values)))
 
 
 def team_metrics(start: datetime, end: datetime, now: datetime | None = None) -> TeamMetrics:
-    """All team figures for the alerts raised in ``[start, end)`` (see the module docstring)."""
+    """All team figures for the alerts raised in ``[start, end)`` (see the module docstring):
+    one statement over the cohort's history, one over the range's actions (workload)."""
     now = now or timezone.now()
     metrics = TeamMetrics(start=start, end=end, now=now)
-    params = [_param(start), _param(end)]
-    facts = _facts_sql()
+    params = [_param(start), _param(end), _param(now), _param(now)]
+    sla_counts: dict[str, tuple[int, int, int]] = {}
+    rules: list[RuleNoise] = []
     with connection.cursor() as cursor:
-        cursor.execute(facts + _durations_select(), params)
-        row = cursor.fetchone()
-        metrics.alerts, metrics.claimed, metrics.resolved = row[0], row[1], row[2]
-        metrics.acknowledge = Duration(row[3], _float(row[4]), _float(row[5]))
-        metrics.escalate = Duration(row[6], _float(row[7]), _float(row[8]))
-        metrics.resolve = Duration(row[9], _float(row[10]), _float(row[11]))
-        metrics.decisions, metrics.escalations = int(row[12]), int(row[13])
-        metrics.overrides, metrics.returns = int(row[14]), int(row[15])
+        cursor.execute(_facts_sql(), params)
+        for section, key, *v in cursor.fetchall():
+            if section == "total":
+                metrics.alerts, metrics.claimed, metrics.resolved = v[0], v[1], v[2]
+                metrics.acknowledge = Duration(v[1], _float(v[3]), _float(v[4]))
+                metrics.escalate = Duration(v[5], _float(v[6]), _float(v[7]))
+                metrics.resolve = Duration(v[2], _float(v[8]), _float(v[9]))
+                escalations, l1_closes = int(v[10] or 0), int(v[11] or 0)
+                metrics.decisions = escalations + l1_closes
+                metrics.escalations = escalations
+                metrics.overrides, metrics.returns = int(v[12] or 0), int(v[13] or 0)
+            elif section == "sla":
+                sla_counts[key] = (int(v[0]), int(v[1] or 0), int(v[2] or 0))
+            else:
+                rules.append(RuleNoise(int(key), "", int(v[0]), int(v[1]), int(v[2])))
         if not _is_postgres() and metrics.alerts:
-            _fill_percentiles(cursor, params, metrics)
+            p90 = _percentiles_elsewhere(cursor, params)
+            for name, value in p90.items():
+                current: Duration = getattr(metrics, name)
+                setattr(metrics, name, Duration(current.count, current.mean, value))
 
-        # The range placeholders are in the CTE, before the SELECT's "now" placeholders.
-        sql = facts + _sla_select()
-        cursor.execute(sql, params + [_param(now)] * (sql.count("%s") - len(params)))
-        counts = {severity: (n, b, o) for severity, n, b, o in cursor.fetchall()}
-        metrics.sla = [
-            SlaRow(
-                severity=severity,
-                target=timedelta(minutes=settings.SLA_MINUTES.get(severity, 0)),
-                alerts=counts.get(severity, (0, 0, 0))[0],
-                breached=counts.get(severity, (0, 0, 0))[1],
-                open_breached=counts.get(severity, (0, 0, 0))[2],
-            )
-            for severity in (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
-        ]
-
-        cursor.execute(facts + _rules_select(), params)
-        rules = [RuleNoise(*row) for row in cursor.fetchall()]
-        # The noisiest first: most false positives, then the highest rate, then the name.
-        rules.sort(key=lambda r: (-r.false_positives, -(r.false_positive_rate or 0), r.rule_name))
-        metrics.rules = rules
-
-        cursor.execute(_WORKLOAD.format(l1=L1_STATUSES_SQL, t2=T2_STATUSES_SQL), params)
+        cursor.execute(_WORKLOAD.format(l1=L1_STATUSES_SQL, t2=T2_STATUSES_SQL), params[:2])
         workload = [Workload(*row) for row in cursor.fetchall()]
-        workload.sort(key=lambda w: (-w.total, w.username))
-        metrics.workload = workload
+
+    metrics.sla = [
+        SlaRow(
+            severity=severity,
+            target=timedelta(minutes=settings.SLA_MINUTES.get(severity, 0)),
+            alerts=sla_counts.get(severity, (0, 0, 0))[0],
+            breached=sla_counts.get(severity, (0, 0, 0))[1],
+            open_breached=sla_counts.get(severity, (0, 0, 0))[2],
+        )
+        for severity in (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+    ]
+    names = _rule_names([r.rule_id for r in rules])
+    rules = [replace(r, rule_name=names.get(r.rule_id, f"rule {r.rule_id}")) for r in rules]
+    # The noisiest first: most false positives, then the highest rate, then the name.
+    rules.sort(key=lambda r: (-r.false_positives, -(r.false_positive_rate or 0), r.rule_name))
+    metrics.rules = rules
+    workload.sort(key=lambda w: (-w.total, w.username))
+    metrics.workload = workload
     return metrics
+
+
+def _rule_names(ids: list[int]) -> dict[int, str]:
+    from django.apps import apps
+
+    rule_model = apps.get_model("rules", "DetectionRule")
+    return dict(rule_model.objects.filter(pk__in=ids).values_list("pk", "name"))
 
 
 def _float(value) -> float | None:
