@@ -9,6 +9,7 @@ are handed to detection.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -177,6 +178,18 @@ def store_events(rows: list[EventRow], source: IngestSource | None = None) -> St
     return result
 
 
+# After the broker fails, ingest stops trying it for this long (each attempt can take seconds
+# of connection retries); the scheduled rule runs cover the events stored meanwhile.
+BROKER_RETRY_AFTER = 30.0
+_broker_down_until = 0.0
+
+
+def _broker_error(exc: BaseException) -> bool:
+    from kombu.exceptions import OperationalError
+
+    return isinstance(exc, OperationalError | ConnectionError | OSError)
+
+
 def enqueue_detection(event_pks: list[int]) -> None:
     """Queue detection of these (new) rows once the transaction that stored them commits.
 
@@ -186,18 +199,30 @@ def enqueue_detection(event_pks: list[int]) -> None:
     pks = list(event_pks)
 
     def send() -> None:
+        global _broker_down_until
         from rules.tasks import detect_events
 
+        if time.monotonic() < _broker_down_until:
+            logger.warning(
+                "broker unavailable: detection of %d stored events is left to the scheduled "
+                "rule runs",
+                len(pks),
+            )
+            return
         for start in range(0, len(pks), BATCH_SIZE):
             chunk = pks[start : start + BATCH_SIZE]
             try:
                 detect_events.apply_async(kwargs={"event_pks": chunk}, retry=False)
-            except Exception:
+            except Exception as exc:
                 logger.exception(
                     "could not queue detection of %d stored events (the scheduled rule runs "
                     "will cover them)",
-                    len(chunk),
+                    len(pks) - start,
                 )
+                if _broker_error(exc):
+                    _broker_down_until = time.monotonic() + BROKER_RETRY_AFTER
+                return
+        _broker_down_until = 0.0
 
     transaction.on_commit(send)
 
