@@ -19,3 +19,23 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(
         f"{'overall':32} {passed:4}/{total:<4} {100 * passed / total:5.1f}%"
     )
+
+
+# ---- EQL corpus and rule-set counts (test_eql_corpus.py fills SUMMARY) ---------------------
+
+
+class _EqlCorpusSummary:
+    """A separate plugin object, so this summary never clashes with the hook above."""
+
+    def pytest_terminal_summary(self, terminalreporter):
+        module = sys.modules.get("rules.tests.test_eql_corpus")
+        summary = getattr(module, "SUMMARY", None)
+        if not summary:
+            return
+        terminalreporter.section("EQL corpus")
+        for line in summary.values():
+            terminalreporter.write_line(line)
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_EqlCorpusSummary(), "eql-corpus-summary")
