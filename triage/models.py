@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from triage import roles
@@ -180,6 +180,35 @@ class Alert(models.Model):
             # Queue filters by host and grouping by rule and host.
             models.Index(fields=["host_name", "status"], name="alert_host_status"),
             models.Index(fields=["rule", "status"], name="alert_rule_status"),
+            # The L1 and T2 queues' default views (open alerts of one stage, by risk or age):
+            # partial indexes give an ordered scan that stops after one page, and a count that
+            # reads only the open alerts, however many closed ones pile up.
+            models.Index(
+                F("risk_score").desc(),
+                F("timestamp").desc(),
+                F("id").desc(),
+                condition=Q(status__in=["new", "triage"]),
+                name="alert_l1_queue_risk",
+            ),
+            models.Index(
+                "created_at",
+                "id",
+                condition=Q(status__in=["new", "triage"]),
+                name="alert_l1_queue_age",
+            ),
+            models.Index(
+                F("risk_score").desc(),
+                F("timestamp").desc(),
+                F("id").desc(),
+                condition=Q(status__in=["escalated", "investigating", "containment"]),
+                name="alert_t2_queue_risk",
+            ),
+            models.Index(
+                "created_at",
+                "id",
+                condition=Q(status__in=["escalated", "investigating", "containment"]),
+                name="alert_t2_queue_age",
+            ),
         ]
 
     def __str__(self) -> str:
