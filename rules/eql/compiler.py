@@ -72,7 +72,7 @@ def field_getter(path: tuple[str, ...]):
         return get1
     if n == 2:
         p0, p1 = parts
-        dotted = p0 + "." + p1
+        k01 = p0 + "." + p1
 
         def get2(e):
             a = e.get(p0)
@@ -80,13 +80,16 @@ def field_getter(path: tuple[str, ...]):
                 v = a.get(p1, _MISSING)
                 if v is not _MISSING:
                     return v
-            elif a is None:
-                return e.get(dotted)
-            return slow(e)
+            elif type(a) is list:
+                return slow(e)
+            return e.get(k01)
 
         return get2
     if n == 3:
         p0, p1, p2 = parts
+        k12 = p1 + "." + p2
+        k01 = p0 + "." + p1
+        k012 = k01 + "." + p2
 
         def get3(e):
             a = e.get(p0)
@@ -96,7 +99,22 @@ def field_getter(path: tuple[str, ...]):
                     v = b.get(p2, _MISSING)
                     if v is not _MISSING:
                         return v
-            return slow(e)
+                elif type(b) is list:
+                    return slow(e)
+                v = a.get(k12, _MISSING)
+                if v is not _MISSING:
+                    return v
+            elif type(a) is list:
+                return slow(e)
+            v = e.get(k012, _MISSING)
+            if v is not _MISSING:
+                return v
+            b = e.get(k01)
+            if type(b) is dict:
+                return b.get(p2)
+            if type(b) is list:
+                return slow(e)
+            return None
 
         return get3
 
@@ -317,6 +335,26 @@ def _compare_const(op, f, const, is_field):
         neg = op == "!="
         ct = type(const)
 
+        if ct is str and not neg:
+
+            def cmp_const_eq(e):
+                v = f(e)
+                if type(v) is str:
+                    return v == const
+                if v is None:
+                    return None
+                if type(v) is list:
+                    vals = fn.flat(v)
+                    if not vals:
+                        return None
+                    for x in vals:  # noqa: SIM110 - faster than any() over a generator
+                        if x == const or (type(x) is not str and _eq(x, const)):
+                            return True
+                    return False
+                return _eq(v, const)
+
+            return cmp_const_eq
+
         def cmp_const_eq(e):
             v = f(e)
             if v is None:
@@ -327,8 +365,10 @@ def _compare_const(op, f, const, is_field):
                 vals = fn.flat(v)
                 if not vals:
                     return None
-                hit = any(_eq(x, const) for x in vals)
-                return hit != neg
+                for x in vals:
+                    if _eq(x, const):
+                        return not neg
+                return neg
             return _eq(v, const) != neg
 
         return cmp_const_eq
@@ -421,13 +461,35 @@ def _string_match(node: ast.StringMatch):
     else:
         m = fn.wildcard_matcher(node.patterns, node.case_insensitive)
     to_string = fn.to_string
+    if (
+        node.kind == "wildcard"
+        and node.case_insensitive
+        and all("*" not in p and "?" not in p for p in node.patterns)
+    ):
+        exact = frozenset(p.lower() for p in node.patterns)
+
+        def match_exact(e):
+            v = f(e)
+            if type(v) is str:
+                return v.lower() in exact
+            if v is None:
+                return None
+            vals = fn.flat(v)
+            if not vals:
+                return None
+            for x in vals:  # noqa: SIM110 - faster than any() over a generator
+                if (x if type(x) is str else to_string(x)).lower() in exact:
+                    return True
+            return False
+
+        return match_exact
 
     def match(e):
         v = f(e)
-        if v is None:
-            return None
         if type(v) is str:
             return m(v)
+        if v is None:
+            return None
         vals = fn.flat(v)
         if not vals:
             return None

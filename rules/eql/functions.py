@@ -172,6 +172,28 @@ def wildcard_matcher(patterns, insensitive: bool):
     rx = re.compile("(?:" + "|".join(regexes) + r")\Z", re.S).match if regexes else None
     has_any = "" in con
 
+    kinds = [k for k, v in (("e", exact), ("p", pre), ("s", suf), ("c", con), ("r", rx)) if v]
+    exact = frozenset(exact)
+    if has_any:
+        return _true
+    if kinds == ["e"]:
+        if insensitive:
+            return lambda s: s.lower() in exact
+        return exact.__contains__
+    if kinds == ["p"]:
+        if insensitive:
+            return lambda s: s.lower().startswith(pre)
+        return lambda s: s.startswith(pre)
+    if kinds == ["s"]:
+        if insensitive:
+            return lambda s: s.lower().endswith(suf)
+        return lambda s: s.endswith(suf)
+    if kinds == ["c"] and len(con) == 1:
+        (c0,) = con
+        if insensitive:
+            return lambda s: c0 in s.lower()
+        return lambda s: c0 in s
+
     def match(s: str) -> bool:
         if insensitive:
             s = s.lower()
@@ -181,15 +203,17 @@ def wildcard_matcher(patterns, insensitive: bool):
             return True
         if suf and s.endswith(suf):
             return True
-        if con:
-            if has_any:
+        for c in con:
+            if c in s:
                 return True
-            for c in con:
-                if c in s:
-                    return True
         return rx is not None and rx(s) is not None
 
+    match.exact = exact  # the compiler inlines the common exact-only case
     return match
+
+
+def _true(_s):
+    return True
 
 
 def regex_matcher(patterns, insensitive: bool):
