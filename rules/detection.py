@@ -107,6 +107,14 @@ def compile_ruleset(texts: dict[str, str]):
     return ruleset
 
 
+def warm_up() -> None:
+    """Compile the enabled rules into this process's cache (and close the connection used)."""
+    from django.db import close_old_connections
+
+    compile_ruleset({r.rule_id: r.query for r in DetectionRule.objects.enabled()})
+    close_old_connections()
+
+
 @dataclass(frozen=True)
 class SequenceShape:
     """What look-back needs to know about a sequence query."""

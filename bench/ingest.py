@@ -1,0 +1,414 @@
+"""Ingest benchmark: HTTP POST → stored → evaluated, against PostgreSQL's raw COPY rate.
+
+    python bench/ingest.py [--events 20000] [--batch 1000] [--latency-samples 30]
+
+On a fresh machine with local PostgreSQL and Redis, it creates its own database, migrates it,
+imports the rules, starts its own gunicorn on 127.0.0.1 and a Celery worker, then measures:
+
+1. **Throughput** for two rule sets (the three seed rules; every Windows EQL rule of the
+   corpus plus the seeds): events per second from the first POST until every event is stored
+   *and* every detection task has finished (Redis queue and unacked set empty).
+2. **Baseline**: the raw ``COPY`` rate of the same rows (same columns, same JSON) into a copy
+   of the event table with the same indexes, in the same run.
+3. **Latency**: POST of one attack event → its alert row exists (p50/p95), with a real worker.
+
+It prints the figures and the ratios against the goals (ingest ≥ 0.5 x COPY; p95 < 2 s), and
+removes everything it created. Environment: ``BENCH_POSTGRES_URL`` (a server URL, default
+``postgres://root@127.0.0.1:5432/postgres``), ``BENCH_REDIS_URL`` (default Redis db 14).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+import orjson
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.events import generate_events  # noqa: E402
+
+CORPUS = Path("/work/shared/corpus/detection-rules/eql/rules/windows")
+WINSCRIPT_RULE_ID = "2d62889e-e758-4c5e-b57e-c735914ee32a"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        server = urlparse(
+            os.environ.get("BENCH_POSTGRES_URL", "postgres://root@127.0.0.1:5432/postgres")
+        )
+        self.dbname = f"soc_bench_{os.getpid()}"
+        auth = server.username or "root"
+        if server.password:
+            auth += f":{server.password}"
+        host = f"{server.hostname or '127.0.0.1'}:{server.port or 5432}"
+        self.server_url = f"postgres://{auth}@{host}/{server.path.lstrip('/') or 'postgres'}"
+        self.db_url = f"postgres://{auth}@{host}/{self.dbname}"
+        self.redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+        self.port = free_port()
+        self.procs: list[subprocess.Popen] = []
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.db_url,
+            "REDIS_URL": self.redis_url,
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
+            "STATIC_MANIFEST": "0",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.token = ""
+        self.redis = redis.Redis.from_url(self.redis_url)
+
+    # --- setup and teardown ------------------------------------------------------------
+    def manage(self, *argv: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *argv],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode not in (0, 2):  # import_rules exits 2 when some files fail
+            raise RuntimeError(f"manage.py {' '.join(argv)} failed:\n{result.stderr}")
+        return result.stdout
+
+    def setup(self) -> None:
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.dbname}"')
+        log(f"database {self.dbname}: migrating, importing rules")
+        self.manage("migrate", "--no-input", "-v", "0")
+        out = self.manage("import_rules", str(ROOT / "rules" / "library"), str(CORPUS))
+        log("  " + out.strip().splitlines()[-1])
+        self.token = self.manage("create_ingest_source", "bench").strip()
+        self.redis.delete("celery", "unacked", "unacked_index")
+        log_dir = ROOT / "test-artifacts"
+        log_dir.mkdir(exist_ok=True)
+        web_log = (log_dir / "bench-web.log").open("ab")
+        worker_log = (log_dir / "bench-worker.log").open("ab")
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("gunicorn")),
+                    "triage.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(self.args.web_workers),
+                    "--timeout",
+                    "120",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=web_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "triage",
+                    "worker",
+                    "--loglevel=WARNING",
+                    f"--concurrency={self.args.worker_concurrency}",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    f"--hostname=bench-{os.getpid()}@%h",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=worker_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                status, _ = self.request("GET", "/api/es/", b"")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the web server did not start; see test-artifacts/bench-web.log")
+
+    def teardown(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.redis.delete("celery", "unacked", "unacked_index")
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
+
+    # --- helpers -------------------------------------------------------------------------
+    def request(self, method: str, path: str, body: bytes, conn=None) -> tuple[int, bytes]:
+        own = conn is None
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        try:
+            conn.request(
+                method,
+                path,
+                body=body,
+                headers={
+                    "Authorization": f"Bearer {self.token}",
+                    "Content-Type": "application/x-ndjson",
+                },
+            )
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            if own:
+                conn.close()
+
+    def idle(self) -> bool:
+        """No detection task queued or running (acks_late keeps a running task unacked)."""
+        return self.redis.llen("celery") == 0 and self.redis.hlen("unacked") == 0
+
+    def wait_idle(self, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        time.sleep(0.05)
+        while time.monotonic() < deadline:
+            if self.idle():
+                return
+            time.sleep(0.02)
+        raise RuntimeError("detection did not finish in time; see test-artifacts/bench-worker.log")
+
+    def sql(self, query: str, params=()):
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def enable_rules(self, seeds_only: bool) -> int:
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            conn.execute("UPDATE rules_detectionrule SET enabled = true")
+            if seeds_only:
+                conn.execute(
+                    "UPDATE rules_detectionrule SET enabled = false WHERE source_path NOT LIKE %s",
+                    [f"{ROOT / 'rules' / 'library'}%"],
+                )
+            return conn.execute(
+                "SELECT count(*) FROM rules_detectionrule WHERE enabled"
+            ).fetchone()[0]
+
+    def warm_up(self, events: list[dict]) -> None:
+        """Let the worker compile the enabled rules before anything is timed."""
+        status, body = self.request("POST", "/api/v1/events", to_ndjson(events))
+        assert status == 200, body
+        self.wait_idle()
+
+    # --- measurements ----------------------------------------------------------------------
+    def throughput(self, bodies: list[bytes], count: int) -> float:
+        """Events per second from the first POST to stored and evaluated."""
+        queue = list(enumerate(bodies))
+        lock = threading.Lock()
+        accepted = [0]
+        errors: list[str] = []
+
+        def sender() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+            while True:
+                with lock:
+                    if not queue:
+                        break
+                    _i, body = queue.pop(0)
+                status, answer = self.request("POST", "/api/v1/events", body, conn)
+                if status != 200:
+                    errors.append(f"{status} {answer[:200]!r}")
+                    continue
+                with lock:
+                    accepted[0] += orjson.loads(answer)["accepted"]
+            conn.close()
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=sender) for _ in range(self.args.senders)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        posted = time.perf_counter() - started
+        self.wait_idle()
+        elapsed = time.perf_counter() - started
+        if errors:
+            raise RuntimeError(f"{len(errors)} POSTs failed, first: {errors[0]}")
+        if accepted[0] != count:
+            raise RuntimeError(f"{accepted[0]} of {count} events accepted")
+        log(f"  posted in {posted:.1f} s, evaluated by {elapsed:.1f} s")
+        return count / elapsed
+
+    def copy_rate(self, events: list[dict]) -> float:
+        """Raw COPY of the same rows into a twin of the event table (same indexes)."""
+        from rules.services import event_row
+
+        columns = (
+            "event_id", "timestamp", "category", "action", "host_id", "host_name", "user_id",
+            "user_name", "process_entity_id", "process_pid", "parent_entity_id", "parent_pid",
+        )  # fmt: skip
+        rows = []
+        for e in events:
+            row = event_row(e)
+            rows.append([*(row.columns[c] for c in columns), row.doc_json])
+        names = ", ".join(columns)
+        with psycopg.connect(self.db_url) as conn:
+            conn.execute("DROP TABLE IF EXISTS bench_copy")
+            conn.execute("CREATE TABLE bench_copy (LIKE rules_event INCLUDING ALL)")
+            conn.commit()
+            started = time.perf_counter()
+            now = datetime.now(UTC)
+            statement = f"COPY bench_copy ({names}, ingested_at, doc) FROM STDIN"
+            with conn.cursor() as cur, cur.copy(statement) as copy:
+                for r in rows:
+                    copy.write_row([*r[:-1], now, r[-1]])
+            conn.commit()
+            elapsed = time.perf_counter() - started
+            conn.execute("DROP TABLE bench_copy")
+            conn.commit()
+        return len(rows) / elapsed
+
+    def latency(self, samples: int) -> list[float]:
+        """Seconds from POST of one attack event to its alert row."""
+        from rules.tests.pipeline_helpers import winscript_attack
+        from triage.models import alert_key
+
+        out = []
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        with psycopg.connect(self.db_url, autocommit=True) as db:
+            for _ in range(samples):
+                event = winscript_attack()
+                key = alert_key(WINSCRIPT_RULE_ID, [event["event"]["id"]])
+                started = time.perf_counter()
+                status, body = self.request("POST", "/api/v1/events", to_ndjson([event]), conn)
+                assert status == 200, body
+                deadline = started + 30
+                while time.perf_counter() < deadline:
+                    if db.execute("SELECT 1 FROM triage_alert WHERE key = %s", [key]).fetchone():
+                        break
+                    time.sleep(0.005)
+                else:
+                    raise RuntimeError("no alert within 30 s")
+                out.append(time.perf_counter() - started)
+                time.sleep(0.05)
+        conn.close()
+        return out
+
+
+def to_ndjson(events) -> bytes:
+    return b"".join(orjson.dumps(e) + b"\n" for e in events)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=1000, help="events per POST")
+    parser.add_argument("--senders", type=int, default=2, help="concurrent HTTP clients")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--latency-samples", type=int, default=30)
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789")
+    import django
+
+    django.setup()
+
+    bench = Bench(args)
+    log(f"generating {2 * args.events + 200} events")
+    events = list(generate_events(2 * args.events + 200, seed=4104))
+    warm, first, second = (
+        events[:200],
+        events[200 : 200 + args.events],
+        events[200 + args.events :],
+    )
+    results = {}
+    try:
+        bench.setup()
+        for label, seeds_only, part in (
+            ("3 seed rules", True, first),
+            ("seeds + Windows corpus", False, second),
+        ):
+            n_rules = bench.enable_rules(seeds_only)
+            bench.warm_up(
+                [dict(e, event={**e["event"], "id": e["event"]["id"] + label}) for e in warm]
+            )
+            log(f"throughput with {label} ({n_rules} rules enabled), {len(part)} events")
+            bodies = [to_ndjson(part[i : i + args.batch]) for i in range(0, len(part), args.batch)]
+            results[label] = (n_rules, bench.throughput(bodies, len(part)))
+        log("COPY baseline")
+        copy_rate = bench.copy_rate(list(generate_events(args.events, seed=59)))
+        bench.enable_rules(seeds_only=False)
+        log(f"latency: {args.latency_samples} single attack events")
+        latencies = bench.latency(args.latency_samples)
+        alerts = bench.sql("SELECT count(*) FROM triage_alert")[0][0]
+    finally:
+        bench.teardown()
+
+    print(f"ingest benchmark: {args.events} events per rule set, {args.batch} per POST, "
+          f"{args.senders} senders, {args.web_workers} web workers, "
+          f"worker concurrency {args.worker_concurrency}, {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"raw PostgreSQL COPY of the same rows: {copy_rate:,.0f} events/s")
+    for label, (n_rules, rate) in results.items():
+        ratio = rate / copy_rate
+        verdict = "meets" if ratio >= 0.5 else "MISSES"
+        print(
+            f"HTTP POST → stored and evaluated, {label} ({n_rules} rules): {rate:,.0f} events/s "
+            f"= {ratio:.2f} x COPY ({verdict} the 0.5 goal)"
+        )
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    verdict = "meets" if p95 < 2 else "MISSES"
+    print(
+        f"detection latency POST → alert row ({len(latencies)} samples, all rules enabled): "
+        f"p50 {p50 * 1000:,.0f} ms, p95 {p95 * 1000:,.0f} ms ({verdict} the 2 s goal); "
+        f"alerts raised in the run: {alerts}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
