@@ -235,6 +235,8 @@ class _Builder(Transformer):
             category = None
         elif cat.type == "STRING":
             category = self._unescape(cat)
+        elif cat.type == "RAW_STRING":
+            category = str(cat)[3:-3]
         elif cat.type == "QUOTED_NAME":
             category = str(cat)[1:-1].replace("``", "`")
         else:

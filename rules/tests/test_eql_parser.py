@@ -107,6 +107,8 @@ def test_sample_and_any_and_quoted_category():
     assert st.query.terms[0].filter.category is None
     assert st.query.terms[1].filter.category == "my-cat"
     assert st.query.terms[1].keys == (ast.Field(("host",)), ast.Field(("os",)))
+    assert parse('"""my.cat""" where true').query.filter.category == "my.cat"
+    assert parse("`my cat` where true").query.filter.category == "my cat"
 
 
 def test_walk_visits_every_node():
