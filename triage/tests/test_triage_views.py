@@ -211,3 +211,56 @@ def test_bulk_actions_are_refused_to_managers(client, manager_user, alert):
         reverse("queue:bulk", args=["l1"]), {"action": "claim", "ids": [alert.pk]}
     )
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("role", "page", "expected"),
+    [
+        ("l1", "queue:l1", 200),
+        ("l1", "queue:t2", 403),
+        ("t2", "queue:l1", 403),
+        ("t2", "queue:t2", 200),
+        ("manager", "queue:l1", 200),
+        ("manager", "queue:t2", 200),
+    ],
+)
+def test_queue_pages_per_role(client, make_user, db, role, page, expected):
+    client.force_login(make_user(f"u_{role}", role))
+    assert client.get(reverse(page)).status_code == expected
+
+
+@pytest.mark.parametrize(("role", "stage"), [("l1", "t2"), ("t2", "l1"), ("manager", "l1")])
+def test_bulk_actions_of_another_stage_are_refused(client, make_user, alert, role, stage):
+    client.force_login(make_user(f"u_{role}", role))
+    response = client.post(
+        reverse("queue:bulk", args=[stage]), {"action": "claim", "ids": [alert.pk]}
+    )
+    assert response.status_code == 403
+    assert Alert.objects.get(pk=alert.pk).status == Status.NEW
+
+
+def test_a_t2_analyst_sees_only_escalated_stages_in_the_queue(client, t2_user, l1_user, alert):
+    client.force_login(t2_user)
+    assert (
+        f'href="/alerts/{alert.pk}/"'
+        not in client.get(reverse("queue:t2") + "?status=new").content.decode()
+    )
+    services.claim(alert.pk, l1_user)
+    services.answer(alert.pk, l1_user, "unusual_parent", "yes")
+    services.escalate(alert.pk, l1_user)
+    assert f'href="/alerts/{alert.pk}/"' in client.get(reverse("queue:t2")).content.decode()
+
+
+def test_history_is_read_only_in_the_admin(admin_client, alert):
+    from triage.models import AlertEvent
+
+    row = AlertEvent.objects.filter(alert=alert).first()
+    url = reverse("admin:triage_alertevent_change", args=[row.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200 and b'type="submit"' not in page.content.split(b"<main")[-1]
+    assert (
+        admin_client.post(
+            reverse("admin:triage_alertevent_delete", args=[row.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
