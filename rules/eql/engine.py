@@ -240,6 +240,7 @@ class _SequenceMatcher:
         self.max_open = max_open
         self.open = 0
         self.dropped = 0
+        self.history_dropped = 0
         self._since_prune = 0
         self._has_trailing = bool(self.missing) and self.missing[-1][0] > self.stages[-1][0]
         self._has_leading = bool(self.missing) and self.missing[0][0] < self.stages[0][0]
@@ -292,7 +293,12 @@ class _SequenceMatcher:
             if pred(e):
                 combos = keyspec.combos(e)
                 if combos:
-                    self.history[hi].append((ordinal, ts, set(combos)))
+                    hist = self.history[hi]
+                    hist.append((ordinal, ts, set(combos)))
+                    if len(hist) > self.max_open:
+                        # bounded memory without maxspan: forget the oldest, and say so
+                        del hist[0]
+                        self.history_dropped += 1
         # positive stages from last to first, so one event never fills two stages of a sequence
         for si in range(last, -1, -1):
             _idx, pred, keyspec = stages[si]
@@ -426,14 +432,25 @@ class _SequenceMatcher:
 
 class Stream:
     """Streaming interface: ``feed(event)`` returns the matches it completes; ``flush()`` ends
-    the stream. Events must arrive in time order (timestamp, then tiebreaker). Sequence state is
-    bounded by ``maxspan`` and by ``max_open`` open partial sequences; ``dropped`` counts the
-    partial sequences dropped because of that cap. Samples are not streamable (they need the
-    whole data set); ``feed`` buffers them and ``flush`` returns the samples."""
+    the stream and returns what was still waiting.
+
+    * Events must arrive in time order (timestamp, then tiebreaker); ``out_of_order`` counts
+      the events that did not (they are still processed, at their arrival position).
+    * Event queries match at once; ``head``/``tail``/``size`` do not apply to a stream.
+    * Sequence state is bounded by ``maxspan`` (older partial sequences are pruned: they can
+      never complete) and by ``max_open`` open partial sequences: ``dropped`` counts the partial
+      sequences evicted by that cap (oldest first), never silently.
+    * Missing-event history is bounded the same way (``history_dropped`` counts forgotten
+      entries). A sequence ending in a missing event waits until ``maxspan`` has passed (or
+      ``flush()``, when the query has no maxspan).
+    * Samples need the whole data set: ``feed`` buffers, ``flush`` returns the samples.
+    """
 
     def __init__(self, query: Query, max_open: int = DEFAULT_MAX_OPEN):
         self.query = query
         self._pos = 0
+        self._last = None
+        self.out_of_order = 0
         if isinstance(query.statement.query, ast.Sequence):
             self._m = _SequenceMatcher(query, max_open)
         elif isinstance(query.statement.query, ast.Sample):
@@ -446,12 +463,22 @@ class Stream:
     def dropped(self) -> int:
         return 0 if self._m is None else self._m.dropped
 
+    @property
+    def history_dropped(self) -> int:
+        return getattr(self._m, "history_dropped", 0)
+
     def feed(self, event) -> list[Match]:
         self._pos += 1
+        if type(event) is not dict:
+            return []
         if self._m is None:
             self._buf.append(event)
             return []
         ordinal = self.query._ordinal(event, self._pos)
+        if self._last is not None and ordinal[:3] < self._last:
+            self.out_of_order += 1
+        else:
+            self._last = ordinal[:3]
         return [m for _, m in self._m.feed_ordered(event, ordinal)]
 
     def flush(self) -> list[Match]:

@@ -33,6 +33,7 @@ rules are left out and listed in ``RuleSet.errors``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -56,8 +57,23 @@ _BROAD_FIELDS = frozenset(
 )  # fmt: skip
 
 # A requirement is a tuple of atoms; the filter can match only if one atom holds.
-# An atom is (field path, frozenset of lowercased strings the field must equal).
-Atom = tuple[tuple[str, ...], frozenset[str]]
+# An atom is (field path, mode, frozenset of lowercased strings): in mode "eq" the lowercased
+# field value must be one of them; in mode "seg" one of the value's backslash-separated
+# segments must be (``registry.path : "*\\Services\\PortProxy\\*"`` needs a "portproxy"
+# segment: a literal run of a wildcard pattern that holds "\\x\\" can only match a value
+# that has "x" as a whole segment).
+Atom = tuple[tuple[str, ...], str, frozenset[str]]
+
+# Segments most Windows paths share: a pattern keyed on them filters little.
+_COMMON_SEGMENTS = frozenset(
+    {
+        "", "c:", "?:", "windows", "system32", "syswow64", "users", "program files",
+        "program files (x86)", "programdata", "appdata", "local", "roaming", "temp",
+        "microsoft", "software", "hklm", "hkey_local_machine", "hkey_users", "hkcu",
+        "currentversion", "device", "registry", "machine", "user", "system", "windows nt",
+        "wow6432node", "policies", "classes", "controlset001", "services", "control",
+    }
+)  # fmt: skip
 
 
 class RuleSetError(EqlError):
@@ -87,7 +103,43 @@ def _field_and_string(left, right) -> tuple[tuple[str, ...], str] | None:
 
 
 def _score(atoms: tuple[Atom, ...]) -> int:
-    return sum(len(v) * (50 if ".".join(p) in _BROAD_FIELDS else 1) for p, v in atoms)
+    total = 0
+    for path, mode, values in atoms:
+        if ".".join(path) in _BROAD_FIELDS:
+            weight = 50
+        elif mode == "seg":
+            weight = 3 if not (values & _COMMON_SEGMENTS) else 30
+        else:
+            weight = 1
+        total += weight * len(values)
+    return total
+
+
+def _segment(pattern: str) -> str | None:
+    """The most telling whole segment a (lowercased) wildcard pattern requires, if any."""
+    runs = re.split(r"[*?]", pattern)
+    found: list[str] = []
+    for i, run in enumerate(runs):
+        pieces = run.split("\\")
+        if len(pieces) < 2:
+            continue
+        found.extend(pieces[1:-1])
+        if i == 0:
+            found.append(pieces[0])
+        if i == len(runs) - 1:
+            found.append(pieces[-1])
+    if not found:
+        return None
+    return max(found, key=lambda seg: (seg not in _COMMON_SEGMENTS, len(seg)))
+
+
+def _atoms(path, eq: set[str], seg: set[str]) -> tuple[Atom, ...]:
+    out = []
+    if eq:
+        out.append((path, "eq", frozenset(eq)))
+    if seg:
+        out.append((path, "seg", frozenset(seg)))
+    return tuple(out)
 
 
 def requirement(expr) -> tuple[Atom, ...] | None:
@@ -99,21 +151,30 @@ def requirement(expr) -> tuple[Atom, ...] | None:
     if isinstance(expr, ast.StringMatch):
         if expr.kind != "wildcard" or not isinstance(expr.expr, ast.Field):
             return None
-        if any("*" in p or "?" in p for p in expr.patterns):
-            return None
-        return ((expr.expr.path, frozenset(p.lower() for p in expr.patterns)),)
+        eq: set[str] = set()
+        seg: set[str] = set()
+        for p in expr.patterns:
+            p = p.lower()
+            if "*" not in p and "?" not in p:
+                eq.add(p)
+                continue
+            s = _segment(p)
+            if s is None:
+                return None
+            seg.add(s)
+        return _atoms(expr.expr.path, eq, seg) or None
     if isinstance(expr, ast.Comparison):
         if expr.op != "==":
             return None
         fs = _field_and_string(expr.left, expr.right)
-        return None if fs is None else ((fs[0], frozenset((fs[1].lower(),))),)
+        return None if fs is None else ((fs[0], "eq", frozenset((fs[1].lower(),))),)
     if isinstance(expr, ast.InSet):
         if expr.negated or not isinstance(expr.expr, ast.Field) or not expr.values:
             return None
         values = [_string_literal(v) for v in expr.values]
         if any(v is None for v in values):
             return None
-        return ((expr.expr.path, frozenset(v.lower() for v in values)),)
+        return ((expr.expr.path, "eq", frozenset(v.lower() for v in values)),)
     if isinstance(expr, ast.And):
         best = None
         for operand in expr.operands:
@@ -122,14 +183,14 @@ def requirement(expr) -> tuple[Atom, ...] | None:
                 best = r
         return best
     if isinstance(expr, ast.Or):
-        merged: dict[tuple[str, ...], set[str]] = {}
+        merged: dict[tuple[tuple[str, ...], str], set[str]] = {}
         for operand in expr.operands:
             r = requirement(operand)
             if r is None:
                 return None
-            for path, values in r:
-                merged.setdefault(path, set()).update(values)
-        return tuple((p, frozenset(v)) for p, v in merged.items())
+            for path, mode, values in r:
+                merged.setdefault((path, mode), set()).update(values)
+        return tuple((p, m, frozenset(v)) for (p, m), v in merged.items())
     return None
 
 
@@ -243,21 +304,21 @@ class _Plan:
 
     def __init__(self, routes: dict[int, _Route]):
         always: list[int] = []
-        by_field: dict[tuple[str, ...], dict[str, set[int]]] = {}
+        by_field: dict[tuple[tuple[str, ...], str], dict[str, set[int]]] = {}
         for i, r in routes.items():
             if r.atoms is None:
                 always.append(i)
                 continue
-            for path, values in r.atoms:
-                index = by_field.setdefault(path, {})
+            for path, mode, values in r.atoms:
+                index = by_field.setdefault((path, mode), {})
                 for v in values:
                     index.setdefault(v, set()).add(i)
         self.always = tuple(sorted(always))
         fields = []
-        for path, index in by_field.items():
+        for (path, mode), index in by_field.items():
             frozen = {v: tuple(sorted(s)) for v, s in index.items()}
             every = tuple(sorted({i for ids in frozen.values() for i in ids}))
-            fields.append((field_getter(path), frozen, every))
+            fields.append((field_getter(path), mode == "seg", frozen, every))
         self.fields = tuple(fields)
 
 
@@ -353,27 +414,30 @@ class RuleSet:
             plan = plans.get(key) or plan_for(key)
             for i in plan.always:
                 check(i, e)
-            for get, index, every in plan.fields:
+            for get, by_segment, index, every in plan.fields:
                 v = get(e)
                 if v is None:
                     continue
-                if type(v) is str:
+                if type(v) is str and not by_segment:
                     hits = index.get(v.lower())
                     if hits is None:
                         continue
-                elif type(v) is list:
+                else:
                     found: set[int] = set()
-                    for x in v:
+                    for x in v if type(v) is list else (v,):
                         if type(x) is str:
-                            found.update(index.get(x.lower(), ()))
+                            if by_segment:
+                                for part in x.lower().split("\\"):
+                                    if part in index:
+                                        found.update(index[part])
+                            else:
+                                found.update(index.get(x.lower(), ()))
                         elif x is not None:
                             found = set(every)
                             break
                     if not found:
                         continue
                     hits = found
-                else:
-                    hits = every
                 for i in hits:
                     if seen[i] is not e:
                         seen[i] = e

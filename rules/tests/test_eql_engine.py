@@ -467,3 +467,26 @@ def test_stream_trailing_missing_event_waits_for_maxspan():
     got = s.feed(ev(40, "other"))  # the window of event 20 has passed: it completes
     assert [[e and e["id"] for e in m.events] for m in got] == [[20, None]]
     assert s.flush() == []
+
+
+def test_stream_counts_out_of_order_events_and_ignores_non_dicts():
+    s = eql.compile("process where true").stream()
+    assert len(s.feed(ev(5))) == 1
+    assert len(s.feed(ev(3))) == 1
+    assert s.feed("junk") == []
+    assert s.out_of_order == 1
+
+
+def test_stream_missing_event_history_is_bounded():
+    q = eql.compile("sequence [a where true] ![x where true] [b where true]")
+    s = q.stream(max_open=5)
+    for i in range(20):
+        s.feed(ev(i, "x"))
+    assert s.history_dropped == 15
+
+
+def test_stream_samples_are_returned_on_flush():
+    s = eql.compile("sample by k [a where true] [b where true]").stream()
+    assert s.feed({"id": 1, "event": {"category": "a"}, "k": 1}) == []
+    assert s.feed({"id": 2, "event": {"category": "b"}, "k": 1}) == []
+    assert [[e["id"] for e in m.events] for m in s.flush()] == [[1, 2]]
