@@ -490,3 +490,44 @@ def test_stream_samples_are_returned_on_flush():
     assert s.feed({"id": 1, "event": {"category": "a"}, "k": 1}) == []
     assert s.feed({"id": 2, "event": {"category": "b"}, "k": 1}) == []
     assert [[e["id"] for e in m.events] for m in s.flush()] == [[1, 2]]
+
+
+STREAM_QUERIES = [
+    "sequence by k [a where true] [b where true]",
+    "sequence by k with maxspan=5ms [a where true] [b where true] [c where true]",
+    "sequence [a where true] by k [b where true] by k until [x where true] by k",
+    "sequence by k with maxspan=4ms [a where true] ![x where true] [b where true]",
+    "sequence by k with maxspan=4ms ![x where true] [a where true] [b where true] ![x where true]",
+    "sequence with maxspan=6ms [a where true] with runs=2 [b where true]",
+    "sequence by ?k [a where v > 2] [any where v < 5]",
+]
+
+
+@pytest.mark.parametrize("query", STREAM_QUERIES)
+@pytest.mark.parametrize("seed", range(5))
+def test_stream_and_search_agree_on_random_data(query, seed):
+    import random
+
+    rnd = random.Random(seed)
+    events, t = [], 0
+    for i in range(150):
+        t += rnd.choice((0, 1, 1, 2, 3))
+        e = {"@timestamp": t, "event": {"category": rnd.choice("aabbcx")}, "id": i}
+        e["v"] = rnd.randint(0, 6)
+        if rnd.random() < 0.9:
+            e["k"] = rnd.randint(0, 2)
+        events.append(e)
+    q = eql.compile(query)
+    batch = sorted(tuple(x and x["id"] for x in m.events) for m in q.search(events, size=10**6))
+    s = q.stream()
+    got = []
+    for e in events:
+        got.extend(s.feed(e))
+    got.extend(s.flush())
+    assert sorted(tuple(x and x["id"] for x in m.events) for m in got) == batch
+    assert s.dropped == 0
+    # with a tiebreaker every event has its own place: input order no longer matters
+    qt = eql.compile(query, tiebreaker_field="id")
+    shuffled = events[:]
+    rnd.shuffle(shuffled)
+    assert qt.search(shuffled, size=10**6) == qt.search(events, size=10**6)
