@@ -30,6 +30,8 @@ Choices, following Elasticsearch:
 
 from __future__ import annotations
 
+import functools
+
 from .engine import DEFAULT_SIZE, Match, Query, Stream
 from .errors import EqlError, EqlSyntaxError
 from .parser import parse
@@ -56,9 +58,25 @@ def compile(
     size: int | None = None,
     max_samples_per_key: int = 1,
 ) -> Query:
-    """Parse and compile ``text``; raises :class:`EqlSyntaxError` or :class:`EqlError`."""
+    """Parse and compile ``text``; raises :class:`EqlSyntaxError` or :class:`EqlError`.
+
+    Compiled queries are immutable and cached per process (same text and options, same object).
+    """
     if not isinstance(timestamp_field, str) or not timestamp_field:
         raise EqlError("timestamp_field must be a non-empty string")
+    if not isinstance(text, str):
+        raise EqlError("the query must be a string")
+    try:
+        return _compile_cached(
+            text, timestamp_field, tiebreaker_field, category_field, size, max_samples_per_key
+        )
+    except TypeError:  # unhashable option values: compile without the cache
+        return _compile(
+            text, timestamp_field, tiebreaker_field, category_field, size, max_samples_per_key
+        )
+
+
+def _compile(text, timestamp_field, tiebreaker_field, category_field, size, max_samples_per_key):
     try:
         statement = parse(text)
         return Query(
@@ -72,3 +90,6 @@ def compile(
         )
     except RecursionError:
         raise EqlSyntaxError("query is nested too deeply", 1, 1, text) from None
+
+
+_compile_cached = functools.lru_cache(maxsize=2048)(_compile)

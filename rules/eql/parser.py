@@ -214,6 +214,12 @@ class _Builder(Transformer):
             values.append(p.value)
         kind = "regex" if str(op).startswith("regex") else "wildcard"
         insensitive = str(op) == ":" or str(op).endswith("~")
+        if kind == "regex":
+            for v in values:
+                try:
+                    re.compile(v)
+                except re.error as exc:
+                    self._fail(op, f"Invalid regular expression [{v}]: {exc}", syntax=False)
         return ast.StringMatch(kind, expr, tuple(values), insensitive)
 
     def arith(self, items):
