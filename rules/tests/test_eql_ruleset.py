@@ -135,6 +135,13 @@ CASE_EVENTS = [
     proc("İ.exe", ts=20),
     proc("\u212a.exe", ts=21),  # Kelvin sign lowercases to k
     proc("k.exe", ts=22),
+    proc("a.exe", ts=23, process={"executable": "C:\\Windows\\Temp\\a.exe"}),
+    proc("b.exe", ts=24, process={"executable": "c:\\WINDOWS\\temp\\B.EXE"}),
+    proc("c.exe", ts=25, process={"executable": "C:\\Windows\\Temp"}),
+    proc("d.exe", ts=26, process={"executable": ["x", "\\\\?\\C:\\Windows\\Temp\\d.exe"]}),
+    proc("e.exe", ts=27, process={"executable": "C:\\Windows\\Temp\\Sub\\e.exe"}),
+    proc("f.exe", ts=28, process={"executable": 12}),
+    proc("g.exe", ts=29, process={"executable": "C:\\Windows\\Tempo\\g.exe"}),
     "not an event",
     None,
 ]
@@ -187,6 +194,12 @@ CASES = {
         'sequence with maxspan=1h [process where process.name : "cmd.exe"]'
         ' ![process where process.name : "y.exe"] [process where process.name : "z"]'
     ),
+    "seg-temp": 'process where process.executable : "?:\\\\Windows\\\\Temp\\\\*.exe"',
+    "seg-trailing": 'process where process.executable : "*\\\\temp"',
+    "seg-leading": 'process where process.executable : "c:\\\\windows*"',
+    "seg-like": 'process where process.executable like "C:\\\\Windows\\\\Temp\\\\*"',
+    "seg-or-eq": 'process where process.executable : ("*\\\\Temp\\\\*", "x") or process.name == "z"',
+    "seg-question": 'process where process.executable : "?:\\\\windows\\\\tem?\\\\*"',
     "sample": 'sample by event.type [process where process.name : "cmd.exe"] [process where process.name : "z"]',
 }
 
@@ -209,7 +222,9 @@ def test_prefilter_indexes_literals_lowercased_and_skips_what_it_cannot_index():
 
     def atoms(rid):
         ((_cat, a),) = described[rid]
-        return None if a is None else {".".join(p): set(v) for p, v in a}
+        if a is None:
+            return None
+        return {".".join(p) + ("" if m == "eq" else "/seg"): set(v) for p, m, v in a}
 
     assert atoms("colon-insensitive") == {"process.name": {"cmd.exe"}}
     assert atoms("eq-sensitive-upper") == {"process.name": {"cmd.exe"}}
@@ -230,14 +245,31 @@ def test_requirement_prefers_specific_fields_over_broad_ones():
         'process where host.os.type == "windows" and event.type == "start" and '
         'process.name : ("a.exe", "b.exe")'
     )
-    ((path, values),) = requirement(q.query.filter.condition)
-    assert path == ("process", "name") and values == {"a.exe", "b.exe"}
+    ((path, mode, values),) = requirement(q.query.filter.condition)
+    assert path == ("process", "name") and mode == "eq" and values == {"a.exe", "b.exe"}
+
+
+def test_requirement_keys_wildcard_paths_by_a_whole_segment():
+    q = eql.parse(
+        'registry where registry.path : ("*\\\\Services\\\\PortProxy\\\\v4tov4\\\\*", "HKLM\\\\x") '
+        'and process.executable : "?:\\\\Windows\\\\Temp\\\\*.exe"'
+    )
+    atoms = requirement(q.query.filter.condition)
+    assert atoms == ((("registry", "path"), "eq", frozenset({"hklm\\x"})),
+                     (("registry", "path"), "seg", frozenset({"portproxy"})))  # fmt: skip
+    q = eql.parse('process where process.executable : "?:\\\\PerfLogs\\\\*.exe"')
+    assert requirement(q.query.filter.condition) == (
+        (("process", "executable"), "seg", frozenset({"perflogs"})),
+    )
+    q = eql.parse('process where process.command_line : "*eval(*"')
+    assert requirement(q.query.filter.condition) is None
 
 
 # ---- random events against the edge-case queries --------------------------------------------
 
 NAMES = st.sampled_from(
-    ["cmd.exe", "CMD.EXE", "Cmd.exe", "x.exe", "y.exe", "z", "k.exe", "\u212a.exe", "ß.exe",
+    ["C:\\Windows\\Temp\\a.exe", "c:\\windows\\temp", "\\temp\\", "Temp", "c:\\windows",
+     "cmd.exe", "CMD.EXE", "Cmd.exe", "x.exe", "y.exe", "z", "k.exe", "\u212a.exe", "ß.exe",
      "ss.exe", "17", "-enc", "-ENC", "powershell.exe", "wscript.exe", ""]
 )  # fmt: skip
 SCALARS = st.one_of(
@@ -254,7 +286,7 @@ def random_event(draw):
         e["event"] = {"category": cat, "type": draw(st.sampled_from([["start"], "start", None]))}
     else:
         e["event.category"] = cat
-    for field in ("process.name", "process.args", "process.parent.name",
+    for field in ("process.name", "process.args", "process.parent.name", "process.executable",
                   "process.pe.original_file_name", "file.extension"):  # fmt: skip
         if draw(st.booleans()):
             continue
