@@ -521,10 +521,8 @@ def _negate(node: ast.Negate):
 
     def neg(e):
         v = fn.first(f(e))
-        if v is None or type(v) is bool:
-            return None
-        if type(v) is str:
-            v = fn.to_number(v)
+        if type(v) is not int and type(v) is not float:
+            v = fn.to_number(v)  # numeric strings; None for anything else
             if v is None:
                 return None
         return -v

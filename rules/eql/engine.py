@@ -145,9 +145,10 @@ class _KeySpec:
         single = True
         for g, opt in zip(getters, self.optional, strict=True):
             v = g(e)
+            if type(v) is dict:  # an object has no value of its own: no key
+                v = None
             if type(v) is list:
-                vals = fn.flat(v)
-                vals = _dedupe_sorted(vals)
+                vals = _dedupe_sorted([x for x in fn.flat(v) if type(x) is not dict])
                 if not vals:
                     if not opt:
                         return []
@@ -170,7 +171,7 @@ def _dedupe_sorted(vals):
     out = []
     seen = set()
     for v in vals:
-        k = (type(v), v) if not isinstance(v, dict) else id(v)
+        k = (type(v), v)
         if k not in seen:
             seen.add(k)
             out.append(v)

@@ -531,3 +531,32 @@ def test_stream_and_search_agree_on_random_data(query, seed):
     shuffled = events[:]
     rnd.shuffle(shuffled)
     assert qt.search(shuffled, size=10**6) == qt.search(events, size=10**6)
+
+
+HOSTILE = [
+    {"@timestamp": {"x": 1}, "event": {"category": "a"}, "k": {"o": 1}, "id": 1},
+    {"@timestamp": True, "event": {"category": ["a", None, {"x": 1}]}, "k": [{"o": 1}, 1], "id": 2},
+    {"@timestamp": "not a date", "event": {"category": "b"}, "k": 1, "id": 3, "name": {"d": 1}},
+    {"@timestamp": 10**30, "event": "b", "k": [[1, [1]], None], "id": 4, "name": [[None]]},
+    {"event": {"category": "b"}, "k": "1", "id": 5, "name": 3.5, "process": [1, {"name": 2}]},
+]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'any where name : "*" or name == "x" or name in ("a", 1) or length(name) > 0',
+        'any where startsWith(name, "x") or name regex ".*" or process.name == 2',
+        "any where name + 1 > 2 or -name < 0 or string(name) == concat(name, k)",
+        "sequence by k [a where true] [b where true]",
+        "sequence by ?k with maxspan=1s [any where true] ![x where true] [any where true]",
+        "sample by k [a where true] [b where true]",
+    ],
+)
+def test_hostile_events_never_crash(query):
+    q = eql.compile(query)
+    q.search(HOSTILE)
+    s = q.stream()
+    for e in HOSTILE:
+        s.feed(e)
+    s.flush()
