@@ -74,6 +74,7 @@ def _text_key(text: str) -> str:
 
 _query_cache: dict[tuple[str, str], eql.Query] = {}
 _ruleset_cache: dict[frozenset, object] = {}
+_RULESET_CACHE_SIZE = 4  # the enabled set, its sequences, and a change or two
 
 
 def compile_query(rule_id: str, text: str) -> eql.Query:
@@ -102,7 +103,8 @@ def compile_ruleset(texts: dict[str, str]):
             category_field=CATEGORY_FIELD,
             size=SEARCH_SIZE,
         )
-        _ruleset_cache.clear()
+        while len(_ruleset_cache) >= _RULESET_CACHE_SIZE:
+            _ruleset_cache.pop(next(iter(_ruleset_cache)))
         _ruleset_cache[key] = ruleset
     return ruleset
 
@@ -444,51 +446,57 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
     ruleset = compile_ruleset({rule_id: rule.query for rule_id, rule in rules.items()})
     # A stored query our engine can no longer compile fails its rule, not the batch.
     failures = {rid: f"{type(exc).__name__}: {exc}" for rid, exc in ruleset.errors.items()}
-    shapes = {rid: s for rid, q in ruleset.queries.items() if (s := sequence_shape(q))}
-    context: list[tuple[dict, datetime]] = []
+    try:
+        # One pass of the rule set's prefilter: per rule, the batch events that can match it.
+        per_rule = dict(zip(ruleset.rule_ids, ruleset.prefiltered(docs), strict=True))
+    except Exception:
+        logger.exception("rule set prefilter failed; evaluating every rule on every event")
+        per_rule = dict.fromkeys(ruleset.rule_ids, docs)
+
+    # Sequences that have a candidate in the batch also look back (and forward) in the
+    # store: events within maxspan sharing the join keys, themselves prefiltered.
+    shapes = {
+        rid: shape
+        for rid, candidates in per_rule.items()
+        if candidates and (shape := sequence_shape(ruleset.queries[rid])) is not None
+    }
+    context_of: dict[str, list[dict]] = {}
     if shapes:
         longest = max((r.lookback for r in rules.values()), default=timedelta(minutes=9))
         context = _context_for_sequences(shapes, rows, longest)
-    context_ts = {id(doc): ts for doc, ts in context}
-    everything = docs + [doc for doc, _ in context]
-    try:
-        # One pass of the rule set's prefilter: per rule, the events that can match it.
-        per_rule = dict(zip(ruleset.rule_ids, ruleset.prefiltered(everything), strict=True))
-    except Exception:
-        logger.exception("rule set prefilter failed; evaluating every rule on every event")
-        per_rule = dict.fromkeys(ruleset.rule_ids, everything)
+        if context:
+            context_ts = {id(doc): ts for doc, ts in context}
+            sequences = compile_ruleset({rid: rules[rid].query for rid in shapes})
+            found_context = sequences.prefiltered([doc for doc, _ in context])
+            for rule_id, candidates in zip(sequences.rule_ids, found_context, strict=True):
+                if not candidates:
+                    continue
+                shape = shapes[rule_id]
+                span = shape.maxspan or rules[rule_id].lookback
+                lo, hi = rows[0][2] - span, rows[-1][2] + span
+                keys = (
+                    {_key_tuple(doc, shape.key_paths) for doc in per_rule[rule_id]}
+                    if shape.key_paths
+                    else None
+                )
+                context_of[rule_id] = [
+                    doc
+                    for doc in candidates
+                    if lo <= context_ts[id(doc)] <= hi
+                    and (keys is None or _key_tuple(doc, shape.key_paths) in keys)
+                ]
 
     matches: dict[str, list] = {}
     for rule_id, candidates in per_rule.items():
         if not candidates:
             continue
-        shape = shapes.get(rule_id)
-        in_batch = [doc for doc in candidates if id(doc) in batch_ids]
-        if not in_batch:
-            continue
-        use = in_batch
-        if shape is not None and len(in_batch) < len(candidates):
-            # Stored events count when they are within maxspan and share the join keys.
-            span = shape.maxspan or rules[rule_id].lookback
-            lo, hi = rows[0][2] - span, rows[-1][2] + span
-            keys = (
-                {_key_tuple(doc, shape.key_paths) for doc in in_batch} if shape.key_paths else None
-            )
-            use = [
-                doc
-                for doc in candidates
-                if id(doc) in batch_ids
-                or (
-                    lo <= context_ts[id(doc)] <= hi
-                    and (keys is None or _key_tuple(doc, shape.key_paths) in keys)
-                )
-            ]
+        extra = context_of.get(rule_id)
         try:
-            found = ruleset.queries[rule_id].search(use)
+            found = ruleset.queries[rule_id].search([*candidates, *extra] if extra else candidates)
         except Exception as exc:
             failures[rule_id] = f"{type(exc).__name__}: {exc}"
             continue
-        if len(use) > len(in_batch):
+        if extra:
             found = [m for m in found if any(id(e) in batch_ids for e in m.events)]
         if found:
             matches[rule_id] = found

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from rules.importers.elastic import import_paths
+
+LIBRARY = Path(__file__).resolve().parents[2] / "library"
 
 
 class Command(BaseCommand):
@@ -15,12 +19,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("paths", nargs="+", metavar="PATH")
+        parser.add_argument(
+            "paths",
+            nargs="*",
+            metavar="PATH",
+            help="TOML files or folders (default: the rules the product ships, rules/library)",
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="check and count, change nothing"
         )
 
     def handle(self, *args, paths, dry_run, **options):
+        paths = paths or [str(LIBRARY)]
         report = import_paths(paths, dry_run=dry_run)
         for failure in report.failures:
             self.stderr.write(
