@@ -266,12 +266,16 @@ class _SequenceMatcher:
                     del hist[:cut]
 
     def _evict(self):
-        # drop the oldest partial (by start) when the cap is reached: counted, never silent
+        # drop the oldest partial when the cap is reached: counted, never silent. Each group
+        # is a dict kept in arrival order (a replaced partial moves to the end), so the oldest
+        # of a group is its first item.
         oldest = None
         for gi, group in enumerate(self.partials):
-            for k, p in group.items():
-                if oldest is None or p.ordinals[0] < oldest[2]:
-                    oldest = (gi, k, p.ordinals[0])
+            if group:
+                k = next(iter(group))
+                o = group[k].ordinals[-1]
+                if oldest is None or o < oldest[2]:
+                    oldest = (gi, k, o)
         if oldest is not None:
             del self.partials[oldest[0]][oldest[1]]
             self.open -= 1
@@ -313,7 +317,7 @@ class _SequenceMatcher:
                         out.extend(self._complete(p, key))
                         continue
                     group = self.partials[0]
-                    if key not in group:
+                    if group.pop(key, None) is None:
                         self.open += 1
                     group[key] = p
                     continue
@@ -333,7 +337,7 @@ class _SequenceMatcher:
                     out.extend(self._complete(p, key))
                 else:
                     group = self.partials[si]
-                    if key not in group:
+                    if group.pop(key, None) is None:
                         self.open += 1
                     group[key] = p
         if self.until is not None:
