@@ -33,6 +33,7 @@ Rates are None (shown as "—") when their denominator is 0.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -381,6 +382,36 @@ def team_metrics(start: datetime, end: datetime, now: datetime | None = None) ->
     workload.sort(key=lambda w: (-w.total, w.username))
     metrics.workload = workload
     return metrics
+
+
+# How long a computed result may be reused. It is keyed by the history's high-water marks, so
+# a reused result is never stale: any new AlertEvent (or alert) changes the key.
+CACHE_SECONDS = 300
+
+
+def _watermark() -> tuple:
+    """The newest AlertEvent and Alert ids: the history is append-only, so together with the
+    range and the minute they identify every figure exactly."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT MAX(id) FROM triage_alertevent), (SELECT MAX(id) FROM triage_alert)"
+        )
+        return tuple(cursor.fetchone())
+
+
+def cached_team_metrics(start: datetime, end: datetime, now: datetime | None = None):
+    """:func:`team_metrics` as of the current minute, reused while the history is unchanged
+    (a manager switching tabs or ranges back and forth pays the query once)."""
+    from django.core.cache import cache
+
+    minute = (now or timezone.now()).replace(second=0, microsecond=0)
+    material = repr((start, end, minute, _watermark(), sorted(settings.SLA_MINUTES.items())))
+    key = "manager-metrics:" + hashlib.sha256(material.encode()).hexdigest()
+    result = cache.get(key)
+    if result is None:
+        result = team_metrics(start, end, now=minute)
+        cache.set(key, result, CACHE_SECONDS)
+    return result
 
 
 def _rule_names(ids: list[int]) -> dict[int, str]:

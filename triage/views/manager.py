@@ -192,7 +192,7 @@ def _rule_choices():
 def metrics_view(request: HttpRequest):
     """Team figures for the alerts raised in the range, as SVG charts over tables."""
     date_range = metrics.DateRange.from_query(request.GET)
-    m = metrics.team_metrics(date_range.start, date_range.end)
+    m = metrics.cached_team_metrics(date_range.start, date_range.end)
     durations = [
         ("Acknowledge", m.acknowledge),
         ("Escalate", m.escalate),
