@@ -1,0 +1,118 @@
+"""Field access: resolve a dotted field path in an event, nested, dotted or mixed.
+
+``{"process": {"name": x}}``, ``{"process.name": x}``, ``{"process": {"pe.name": x}}`` and
+lists of objects (``{"process": [{"name": x}, ...]}``, read as a multi-valued field) all work.
+"""
+
+from __future__ import annotations
+
+_MISSING = object()
+
+
+def _resolve(obj, parts, i, cands):
+    """General path resolution over nested dicts, dotted keys, mixtures and lists of objects."""
+    if type(obj) is list:
+        out = []
+        for x in obj:
+            r = _resolve(x, parts, i, cands)
+            if r is _MISSING:
+                continue
+            if type(r) is list:
+                out.extend(r)
+            else:
+                out.append(r)
+        return out if out else _MISSING
+    if type(obj) is not dict:
+        return _MISSING
+    for key, j in cands[i]:
+        if key in obj:
+            v = obj[key]
+            if j == len(parts):
+                return v
+            r = _resolve(v, parts, j, cands)
+            if r is not _MISSING:
+                return r
+    return _MISSING
+
+
+def field_getter(path: tuple[str, ...]):
+    """``get(event)`` for a field path: the value, a list for multi-valued fields, or None.
+
+    Nested dicts are tried first (the common ECS shape), then dotted keys and mixtures.
+    """
+    parts = tuple(path)
+    n = len(parts)
+    cands = [[(".".join(parts[i:j]), j) for j in range(n, i, -1)] + [] for i in range(n)]
+    # try the longest dotted key last would change nothing: any hit is the value
+    cands = [sorted(c, key=lambda kj: kj[1]) for c in cands]
+
+    def slow(e):
+        r = _resolve(e, parts, 0, cands)
+        return None if r is _MISSING else r
+
+    if n == 1:
+        key = parts[0]
+
+        def get1(e):
+            return e.get(key)
+
+        return get1
+    if n == 2:
+        p0, p1 = parts
+        k01 = p0 + "." + p1
+
+        def get2(e):
+            a = e.get(p0)
+            if type(a) is dict:
+                v = a.get(p1, _MISSING)
+                if v is not _MISSING:
+                    return v
+            elif type(a) is list:
+                return slow(e)
+            return e.get(k01)
+
+        return get2
+    if n == 3:
+        p0, p1, p2 = parts
+        k12 = p1 + "." + p2
+        k01 = p0 + "." + p1
+        k012 = k01 + "." + p2
+
+        def get3(e):
+            a = e.get(p0)
+            if type(a) is dict:
+                b = a.get(p1)
+                if type(b) is dict:
+                    v = b.get(p2, _MISSING)
+                    if v is not _MISSING:
+                        return v
+                elif type(b) is list:
+                    return slow(e)
+                v = a.get(k12, _MISSING)
+                if v is not _MISSING:
+                    return v
+            elif type(a) is list:
+                return slow(e)
+            v = e.get(k012, _MISSING)
+            if v is not _MISSING:
+                return v
+            b = e.get(k01)
+            if type(b) is dict:
+                return b.get(p2)
+            if type(b) is list:
+                return slow(e)
+            return None
+
+        return get3
+
+    def getn(e):
+        cur = e
+        for p in parts:
+            if type(cur) is not dict:
+                return slow(e)
+            cur = cur.get(p, _MISSING)
+            if cur is _MISSING:
+                return slow(e)
+        return cur
+
+    return getn
