@@ -560,3 +560,43 @@ def test_hostile_events_never_crash(query):
     for e in HOSTILE:
         s.feed(e)
     s.flush()
+
+
+def test_engine_imports_no_django():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rules.eql, rules.eql.__main__;"
+        "bad = [m for m in sys.modules if m == 'django' or m.startswith('django.')];"
+        "assert not bad, bad"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+
+
+def test_compile_contract_and_options():
+    q = eql.compile(
+        "process where true",
+        timestamp_field="@timestamp",
+        tiebreaker_field=None,
+        category_field="event.category",
+    )
+    assert isinstance(q, eql.Query)
+    assert q.size == eql.DEFAULT_SIZE == 10
+    assert q.kind == "event"
+    assert eql.compile("sequence [a where true] [b where true]").kind == "sequence"
+    assert eql.compile("sample [a where true] [b where true]").kind == "sample"
+    with pytest.raises(eql.EqlError):
+        eql.compile("process where true", size=-1)
+    with pytest.raises(eql.EqlError):
+        q.search([], size=-1)
+    with pytest.raises(eql.EqlError):
+        eql.compile("process where true", timestamp_field="")
+    m = q.search([ev(1)])[0]
+    assert isinstance(m, eql.Match) and m.join_keys == [] and m.events[0]["id"] == 1
+
+
+def test_generators_are_accepted():
+    q = eql.compile("sequence [process where true] [file where true]")
+    assert len(q.search(ev(i, "process" if i == 1 else "file") for i in (1, 2))) == 1
