@@ -114,7 +114,15 @@ def main(argv=None) -> int:
     except _InputError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
-    matches = q.search(events)
+    # one more than asked, to tell the user when the size limit cut the results
+    matches = q.search(events, size=args.size + 1)
+    if len(matches) > args.size:
+        pipes = q.statement.pipes
+        tail_last = bool(pipes) and pipes[-1].name == "tail"
+        matches = matches[1:] if tail_last else matches[: args.size]
+        sys.stderr.write(
+            f"note: showing {args.size} results, the size limit; use --size N for more\n"
+        )
     get_id = field_getter(tuple(args.id_field.split("."))) if args.id_field else None
     out = sys.stdout.buffer
     for m in matches:

@@ -63,9 +63,13 @@ def test_size_option_and_default_of_ten(tmp_path):
     path.write_text("".join(json.dumps({"@timestamp": i, "n": i}) + "\n" for i in range(30)))
     r = run("any where true", str(path), "--id-field", "n")
     assert len(r.stdout.splitlines()) == 10
+    assert b"size limit" in r.stderr
     r = run("any where true", str(path), "--id-field", "n", "--size", "25")
     assert len(r.stdout.splitlines()) == 25
     r = run("any where true | tail 2", str(path), "--id-field", "n", "--size", "25")
+    assert r.stdout == b'{"join_keys":[],"events":[28]}\n{"join_keys":[],"events":[29]}\n'
+    assert r.stderr == b""
+    r = run("any where true | tail 5", str(path), "--id-field", "n", "--size", "2")
     assert r.stdout == b'{"join_keys":[],"events":[28]}\n{"join_keys":[],"events":[29]}\n'
 
 
