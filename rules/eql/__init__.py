@@ -24,8 +24,24 @@ Choices, following Elasticsearch:
 * A field comparison against constants holds when any element of a multi-valued field does;
   ``!=`` and ``not in`` hold when no element matches. Functions other than the string
   predicates read a multi-valued field's first (sorted) value, as Elasticsearch scripts do.
+* Sequences: per join key, an event extends the latest open sequence of the previous stage
+  (older ones of that key are discarded, as in Elasticsearch); ``maxspan`` bounds first to
+  last event (inclusive); ``until`` closes the open sequences of its key; ``runs=N`` repeats a
+  query. Results come in completion order (last event's ordinal). Multi-valued join keys join
+  on each value (sorted, deduplicated); a null plain key drops the event, a null ``?key``
+  joins as null.
+* Missing events ``![...]``: a candidate is rejected when an inner missing query matches an
+  event of its key strictly between its neighbours, or when every leading/trailing missing
+  query matches and all of it fits in ``maxspan`` (the rules Elasticsearch's QA specs show).
+* Samples: keys in ascending order (nulls first), events of each query in arrival order,
+  distinct events per sample, ``max_samples_per_key`` samples per key (default 1).
+* A string literal that looks like an ISO date compares as an instant against numbers
+  (epoch ms) and ISO strings, as against an Elasticsearch ``date`` field.
 * We have no index mapping: every field behaves as if mapped (``?field`` and ``field`` only
-  differ for join keys, where a null plain key drops the event and a null ``?key`` joins).
+  differ for join keys). Mapping-only behaviour (``version`` ordering, custom date formats,
+  ``null_value``, type-checking verification errors) is not reproduced.
+* Compiled queries are immutable and cached per process; ``Query.stream()`` gives a bounded
+  streaming matcher for workers (see :class:`Stream`).
 """
 
 from __future__ import annotations
