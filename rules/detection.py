@@ -125,18 +125,34 @@ class SequenceShape:
     key_paths: tuple[str, ...]  # the `by` fields (empty when a key is not a plain field)
 
 
+def _plain_path(key) -> str | None:
+    path = getattr(key, "path", None)
+    return ".".join(path) if path else None
+
+
 def sequence_shape(query: eql.Query) -> SequenceShape | None:
-    """None for event queries; for sequences, their maxspan and plain-field join keys."""
+    """None for event queries; for sequences, their maxspan and the plain-field join keys
+    every term joins on: the ``by`` fields of ``sequence by``, plus per-term ``by`` keys
+    that name the same field in every term at the same position."""
     if query.kind != "sequence":
         return None
     seq = query.statement.query
     maxspan = timedelta(milliseconds=seq.maxspan_ms) if seq.maxspan_ms else None
     paths = []
     for key in seq.shared_keys:
-        path = getattr(key, "path", None)
+        path = _plain_path(key)
         if path is None:
             return SequenceShape(maxspan, ())
-        paths.append(".".join(path))
+        paths.append(path)
+    terms = [*seq.terms, *([seq.until] if seq.until is not None else [])]
+    per_term = [tuple(t.keys) for t in terms]
+    if per_term and per_term[0] and all(len(k) == len(per_term[0]) for k in per_term):
+        for i in range(len(per_term[0])):
+            found = {_plain_path(keys[i]) for keys in per_term}
+            if len(found) == 1 and None not in found:
+                paths.append(found.pop())
+            else:
+                break  # positions after a mismatch are not compared on their own
     return SequenceShape(maxspan, tuple(paths))
 
 
@@ -392,32 +408,35 @@ def _key_tuple(doc: dict, paths: tuple[str, ...]):
     return tuple(values)
 
 
-def _context_for_sequences(
-    shapes: dict[str, SequenceShape], rows: list[tuple[int, dict, datetime]], lookback: timedelta
-) -> list[tuple[dict, datetime]]:
-    """Stored events around the batch in time (± the longest maxspan) that share a join key
-    with a batch event; one query for all the sequence rules of the batch."""
-    spans = [s.maxspan or lookback for s in shapes.values()]
-    widest = max(spans)
-    first, last = rows[0][2], rows[-1][2]
-    qs = Event.objects.filter(timestamp__gte=first - widest, timestamp__lte=last + widest).exclude(
+def _context_for_sequence(
+    shape: SequenceShape,
+    span: timedelta,
+    candidates: list[dict],
+    rows: list[tuple[int, dict, datetime]],
+    loaded: dict[int, dict],
+) -> list[dict]:
+    """Stored events (not of the batch) within ``span`` of the batch that share the join keys
+    of the rule's batch candidates. Narrowed in SQL by the first join key that is an indexed
+    column, then exactly in Python; ``loaded`` shares decoded documents between rules."""
+    lo, hi = rows[0][2] - span, rows[-1][2] + span
+    qs = Event.objects.filter(timestamp__gte=lo, timestamp__lte=hi).exclude(
         pk__in=[pk for pk, _, _ in rows]
     )
-    # Narrow in SQL by a join key every sequence shares, when it is an indexed column.
-    common = set.intersection(*(set(s.key_paths) for s in shapes.values()))
-    for path in sorted(common):
+    for path in shape.key_paths:
         column = _KEY_COLUMNS.get(path)
         if column:
-            values = {_first([doc], path) for _, doc, _ in rows} - {""}
+            values = {_first([doc], path) for doc in candidates} - {""}
             qs = qs.filter(**{f"{column}__in": values})
             break
-    qs = qs.order_by("timestamp", "pk")[:MAX_CONTEXT_EVENTS]
-    out = []
-    for _pk, doc in _docs(qs):
-        ts = parse_timestamp(get_field(doc, "@timestamp", None))
-        if ts is not None:
-            out.append((doc, ts))
-    return out
+    pks = list(qs.order_by("timestamp", "pk").values_list("pk", flat=True)[:MAX_CONTEXT_EVENTS])
+    missing = [pk for pk in pks if pk not in loaded]
+    for start in range(0, len(missing), 5000):
+        loaded.update(_docs(Event.objects.filter(pk__in=missing[start : start + 5000])))
+    docs = [loaded[pk] for pk in pks if pk in loaded]
+    if shape.key_paths:
+        keys = {_key_tuple(doc, shape.key_paths) for doc in candidates}
+        docs = [doc for doc in docs if _key_tuple(doc, shape.key_paths) in keys]
+    return docs
 
 
 def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> BatchOutcome:
@@ -462,29 +481,22 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
     }
     context_of: dict[str, list[dict]] = {}
     if shapes:
-        longest = max((r.lookback for r in rules.values()), default=timedelta(minutes=9))
-        context = _context_for_sequences(shapes, rows, longest)
+        loaded: dict[int, dict] = {}
+        context = {
+            rid: _context_for_sequence(
+                shape, shape.maxspan or rules[rid].lookback, per_rule[rid], rows, loaded
+            )
+            for rid, shape in shapes.items()
+        }
+        context = {rid: docs for rid, docs in context.items() if docs}
         if context:
-            context_ts = {id(doc): ts for doc, ts in context}
+            # Only stored events that can match one of the sequence's terms take part.
             sequences = compile_ruleset({rid: rules[rid].query for rid in shapes})
-            found_context = sequences.prefiltered([doc for doc, _ in context])
-            for rule_id, candidates in zip(sequences.rule_ids, found_context, strict=True):
-                if not candidates:
-                    continue
-                shape = shapes[rule_id]
-                span = shape.maxspan or rules[rule_id].lookback
-                lo, hi = rows[0][2] - span, rows[-1][2] + span
-                keys = (
-                    {_key_tuple(doc, shape.key_paths) for doc in per_rule[rule_id]}
-                    if shape.key_paths
-                    else None
-                )
-                context_of[rule_id] = [
-                    doc
-                    for doc in candidates
-                    if lo <= context_ts[id(doc)] <= hi
-                    and (keys is None or _key_tuple(doc, shape.key_paths) in keys)
-                ]
+            everything = list({id(d): d for docs in context.values() for d in docs}.values())
+            found = dict(zip(sequences.rule_ids, sequences.prefiltered(everything), strict=True))
+            for rule_id, docs in context.items():
+                wanted = {id(d) for d in docs}
+                context_of[rule_id] = [d for d in found.get(rule_id, []) if id(d) in wanted]
 
     matches: dict[str, list] = {}
     for rule_id, candidates in per_rule.items():
