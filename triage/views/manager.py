@@ -101,7 +101,7 @@ def bar_chart(rows, *, unit: str = "", width: int = 640, bar_height: int = 22) -
     return {
         "bars": bars,
         "width": width,
-        "height": max(1, len(bars) * (bar_height + gap)),
+        "height": max(bar_height + gap, len(bars) * (bar_height + gap)),
         "bar_height": bar_height,
         "label_width": label_width,
         "text_y": bar_height // 2 + 5,
