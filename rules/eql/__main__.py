@@ -46,8 +46,11 @@ def _size(text: str) -> int:
 
 def _read_events(path: str):
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read()
     except OSError as exc:
         raise _InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if data.startswith(b"\xef\xbb\xbf"):
@@ -84,7 +87,9 @@ def main(argv=None) -> int:
         description="Run an EQL query (Elasticsearch semantics) over NDJSON event files.",
     )
     ap.add_argument("query", help="the EQL query")
-    ap.add_argument("files", nargs="+", metavar="FILE", help="NDJSON (or JSON array) files")
+    ap.add_argument(
+        "files", nargs="+", metavar="FILE", help="NDJSON (or JSON array) files; - for stdin"
+    )
     ap.add_argument("--timestamp-field", default="@timestamp")
     ap.add_argument("--tiebreaker-field", default=None)
     ap.add_argument("--category-field", default="event.category")

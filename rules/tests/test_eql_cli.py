@@ -153,3 +153,9 @@ def test_unicode_query_and_values(tmp_path):
     r = run('any where user : "jÜrgen*"', str(path))
     assert r.returncode == 0
     assert json.loads(r.stdout)["events"][0]["user"] == "Jürgen 日本"
+
+
+def test_reads_stdin_with_dash():
+    r = run("any where true", "-", "--id-field", "n", stdin=b'{"n": 1, "@timestamp": 1}\n')
+    assert r.returncode == 0
+    assert r.stdout == b'{"join_keys":[],"events":[1]}\n'
