@@ -208,7 +208,6 @@ def wildcard_matcher(patterns, insensitive: bool):
                 return True
         return rx is not None and rx(s) is not None
 
-    match.exact = exact  # the compiler inlines the common exact-only case
     return match
 
 
