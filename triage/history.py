@@ -267,8 +267,6 @@ _EXPORT_VALUES = (
     "rationale",
     "reason",
     "claimed_at",
-    "time_to_claim",
-    "time_to_decision",
     "outcome",
     "outcome_at",
     "final_disposition",
@@ -290,8 +288,11 @@ def export_records(qs: QuerySet, chunk_size: int = 2000):
     values = qs.select_related(None).values_list(*_EXPORT_VALUES)
     for row in values.iterator(chunk_size=chunk_size):
         (pk, decided, alert_id, raised, severity, rule_id, rule_name, techniques, analyst) = row[:9]
-        (kind, rec, override, rationale, reason, claimed, ttc, ttd, outcome) = row[9:18]
-        (outcome_at, disposition, containment) = row[18:]
+        (kind, rec, override, rationale, reason, claimed, outcome) = row[9:16]
+        (outcome_at, disposition, containment) = row[16:]
+        # Computed here rather than in SQL, where each would repeat the claim subquery.
+        ttc = claimed - raised if claimed and raised else None
+        ttd = decided - claimed if claimed else None
         yield {
             "decision_id": pk,
             "decided_at": _iso(decided),
