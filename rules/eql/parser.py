@@ -415,18 +415,6 @@ def _parser() -> lark.Lark:
     )
 
 
-_TOKEN_NAMES = {
-    "LSQB": "[",
-    "RSQB": "]",
-    "LPAR": "(",
-    "RPAR": ")",
-    "COMMA": ",",
-    "VBAR": "|",
-    "DOT": ".",
-    "$END": "end of query",
-}
-
-
 def _describe(tok) -> str:
     if tok is None:
         return "end of query"
@@ -435,9 +423,39 @@ def _describe(tok) -> str:
     return f"[{tok}]"
 
 
+def _skip_literal(text: str, i: int) -> int:
+    """The index after the string, quoted name or comment starting at ``i`` (or ``i``)."""
+    if text.startswith('"""', i):
+        end = text.find('"""', i + 3)
+        return len(text) if end < 0 else end + 3
+    if text.startswith("//", i):
+        end = text.find("\n", i)
+        return len(text) if end < 0 else end
+    if text.startswith("/*", i):
+        end = text.find("*/", i + 2)
+        return len(text) if end < 0 else end + 2
+    quote = text[i]
+    if quote not in "\"'`":
+        return i
+    j = i + 1
+    while j < len(text):
+        c = text[j]
+        if c == "\\" and quote != "`":
+            j += 2
+            continue
+        if c == quote or (c == "\n" and quote != "`"):
+            return j + 1
+        j += 1
+    return len(text)
+
+
 def _check_depth(text: str) -> None:
+    """Reject brackets nested deeper than Elasticsearch allows, before Lark builds the tree."""
     depth = 0
-    for i, ch in enumerate(text):
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
         if ch in "([":
             depth += 1
             if depth > _MAX_DEPTH:
@@ -446,6 +464,12 @@ def _check_depth(text: str) -> None:
                 raise EqlSyntaxError("query is nested too deeply", line, col, text)
         elif ch in ")]":
             depth -= 1
+        elif ch in "\"'`/":
+            j = _skip_literal(text, i)
+            if j > i:
+                i = j
+                continue
+        i += 1
 
 
 def parse(text: str) -> ast.Statement:

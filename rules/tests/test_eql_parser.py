@@ -204,3 +204,12 @@ def test_error_classes():
     assert issubclass(eql.EqlSyntaxError, eql.EqlError)
     with pytest.raises(eql.EqlError):
         eql.compile(None)  # type: ignore[arg-type]
+
+
+def test_brackets_inside_strings_and_comments_do_not_count_as_nesting():
+    deep = "(" * 300
+    q = eql.compile(
+        f'process where a : "*{deep}*" and b == """{deep}""" and `{deep}` == 1 // {deep}\n'
+        f"/* {deep} */ and c == 'x'".replace(" and c == 'x'", "")
+    )
+    assert q.statement.query.filter.condition.operands[0].patterns == (f"*{deep}*",)
