@@ -600,3 +600,53 @@ def test_compile_contract_and_options():
 def test_generators_are_accepted():
     q = eql.compile("sequence [process where true] [file where true]")
     assert len(q.search(ev(i, "process" if i == 1 else "file") for i in (1, 2))) == 1
+
+
+# Sequence-matching cases from Elasticsearch's own matcher spec (sequences.series-spec):
+# one string per stage, each token "label+time" (optionally "key|"); expected sequences.
+ES_SEQUENCE_SPEC = {
+    "trivial": (["A1", "B2"], ["A1 B2"]),
+    "leftover_previous_stage": (["A1 A3", "B2"], ["A1 B2"]),
+    "leftover_current_stage": (["A2", "B1 B3"], ["A2 B3"]),
+    "one_after_the_other": (["A1 A3", "B2 B4"], ["A1 B2", "A3 B4"]),
+    "merging_previous_stage": (["A1 A2 X99", "B3"], ["A2 B3"]),
+    "merging_last_stage": (["A1", "B2 B3 B4"], ["A1 B2"]),
+    "dual_merging": (["A1 A2 A4 A5 A6 A8 A9", "B3 B7"], ["A2 B3", "A6 B7"]),
+    "merging_both_stages": (["A1 A2 A4 A7", "B3 B5 B6"], ["A2 B3", "A4 B5"]),
+    "three_stages": (["A1 A4", "B2 B5", "C3 C6"], ["A1 B2 C3", "A4 B5 C6"]),
+    "overriding": (["A1 A3 X99", "B2 B4", "C5"], ["A3 B4 C5"]),
+    "overriding_second_stage": (["A1", "B2 B4", "C3"], ["A1 B2 C3"]),
+    "noise": (["A4 A6 X99", "B2 B5", "C1 C3 C7"], ["A4 B5 C7"]),
+    "intermittent": (["A1 A4 X99", "B3 B5", "C2 C6"], ["A4 B5 C6"]),
+    "more_intermittent": (["A1 A4 A6 X99", "B3 B5 B7 B8", "C2 C9"], ["A6 B7 C9"]),
+    "reverse_match": (["A3 A5 A8 X99", "B2 B7", "C1 C4 C6 C9"], ["A5 B7 C9"]),
+    "leftovers_last_stage": (["A1 A3 A5 X99", "B2 B4 B6", "C7 C8 C9 C10"], ["A5 B6 C7"]),
+    "overlap": (["A1 A3 X99", "B2 B5", "C4 B6"], ["A1 B2 C4", "A3 B5 B6"]),
+    "four_stages": (["A1 A5", "B2 B6", "C3 C7", "D4 D8"], ["A1 B2 C3 D4", "A5 B6 C7 D8"]),
+    "four_incomplete": (["A1 A5 X99", "B2 B6", "C3 C7", "D8"], ["A5 B6 C7 D8"]),
+    "four_overlapping": (
+        ["A1 A4 X99", "B2 B5", "C3 C7", "D6 D8"],
+        ["A1 B2 C3 D6", "A4 B5 C7 D8"],
+    ),
+    "keys_from_the_docs": (
+        ["r|W1 r|W2 u|W6 r|W7 x|X99", "u|H3 r|H4 r|H5 u|H8", "r|I9 u|I10 r|I11"],
+        ["W2 H4 I9", "W6 H8 I10"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ES_SEQUENCE_SPEC))
+def test_sequence_matching_follows_elasticsearch_spec(name):
+    import re
+
+    stages, expected = ES_SEQUENCE_SPEC[name]
+    events = []
+    for i, line in enumerate(stages):
+        for tok in line.split():
+            key, _, label = tok.rpartition("|")
+            t = int(re.sub(r"\D", "", label))
+            cat = f"s{i}"
+            events.append({"@timestamp": t, "event": {"category": cat}, "k": key, "id": label})
+    terms = " ".join(f"[s{i} where true]" for i in range(len(stages)))
+    got = eql.compile(f"sequence by k {terms}", size=100).search(events)
+    assert [" ".join(e["id"] for e in m.events) for m in got] == expected
