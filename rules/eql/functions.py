@@ -252,11 +252,11 @@ def f_between(source, left, right, greedy=False, insensitive=False):
         lft, rgt = lft.lower(), rgt.lower()
     i = hay.find(lft)
     if i < 0:
-        return ""
+        return None
     start = i + len(lft)
     j = hay.rfind(rgt, start) if g is True else hay.find(rgt, start)
     if j < 0:
-        return ""
+        return None
     return s[start:j]
 
 
@@ -419,6 +419,8 @@ def f_number(s, base=10):
     if type(s) is not str or type(base) is not int:
         return None
     text = s.strip()
+    if base == 10 and text.lower().startswith(("0x", "-0x", "+0x")):
+        base = 16  # Elasticsearch reads a 0x prefix as hexadecimal
     try:
         if base == 10:
             try:
@@ -426,7 +428,7 @@ def f_number(s, base=10):
             except ValueError:
                 f = float(text)
                 return f if math.isfinite(f) else None
-        if base == 16 and text.lower().startswith(("0x", "-0x")):
+        if base == 16 and text.lower().startswith(("0x", "-0x", "+0x")):
             text = text.replace("0x", "", 1).replace("0X", "", 1)
         return int(text, base)
     except ValueError:
@@ -440,8 +442,10 @@ def f_string(v):
 def f_substring(s, start, end=None):
     s = first(s)
     start = first(start)
-    if s is None or start is None:
+    if s is None:
         return None
+    if start is None:
+        start = 0
     s = s if type(s) is str else to_string(s)
     if type(start) is not int:
         start = to_number(start)

@@ -39,8 +39,9 @@ from dataclasses import dataclass
 
 from . import ast
 from . import functions as fn
-from .compiler import compile_expr, field_getter
+from .compiler import compile_expr
 from .errors import EqlError
+from .fields import field_getter
 
 __all__ = ["RuleSet", "RuleSetError", "compile_many", "requirement"]
 
@@ -103,15 +104,20 @@ def _field_and_string(left, right) -> tuple[tuple[str, ...], str] | None:
 
 
 def _score(atoms: tuple[Atom, ...]) -> int:
+    """A rough cost of keying a filter by ``atoms``: how often events would hit them.
+
+    A value of a broad field (``host.os.type == "windows"``) or a common path segment hits
+    most events; a specific value or segment (a process name, "perflogs") hits few, even
+    dozens of them together.
+    """
     total = 0
     for path, mode, values in atoms:
         if ".".join(path) in _BROAD_FIELDS:
-            weight = 50
+            total += 1000 * len(values)
         elif mode == "seg":
-            weight = 3 if not (values & _COMMON_SEGMENTS) else 30
+            total += sum(100 if v in _COMMON_SEGMENTS else 2 for v in values)
         else:
-            weight = 1
-        total += weight * len(values)
+            total += len(values)
     return total
 
 
@@ -217,6 +223,19 @@ def _fields_of(node) -> set[tuple[str, ...]]:
     return {n.path for n in ast.walk(node) if isinstance(n, ast.Field)}
 
 
+def fetch(e: dict, head: str, get, marks: list, values: list):
+    """``get(e)``, skipping the engine's general resolution when the field is plainly absent:
+    its first segment is not a top-level key and no top-level key is dotted (then no nested
+    or dotted spelling of the path can exist). Slot 0 of ``marks``/``values`` remembers, per
+    event, whether the event has a dotted top-level key."""
+    if head in e:
+        return get(e)
+    if marks[0] is not e:
+        marks[0] = e
+        values[0] = any("." in k for k in e)
+    return get(e) if values[0] else None
+
+
 _CACHE_MAX = 8192  # distinct values remembered per condition before the memo starts over
 _CACHE_PROBE = 4096  # lookups after which a memo that rarely hits is switched off
 
@@ -224,51 +243,74 @@ _CACHE_PROBE = 4096  # lookups after which a memo that rarely hits is switched o
 class _Operands:
     """The distinct conditions (``and`` operands) of all filters, each compiled once.
 
-    A condition that reads a single field is a pure function of that field's value, so its
-    result is memoised by value (strings and tuples of strings only, so that ``1``, ``1.0``
-    and ``True`` never share an entry); a memo that rarely hits turns itself off.
+    ``evals[k](event, marks, values)`` tells whether condition ``k`` is true for the event.
+    ``marks``/``values`` are the caller's per-search memo of field values (slot ``j`` holds
+    field ``j``'s value for the event ``marks[j]``), so a field read by many conditions is
+    resolved once per event. A condition that reads a single field is a pure function of that
+    field's value, so its result is also memoised by value (strings and tuples of strings
+    only, so that ``1``, ``1.0`` and ``True`` never share an entry); a memo that rarely hits
+    turns itself off. Everything shared between searches is either immutable or a memo of a
+    deterministic result, so concurrent searches stay correct.
     """
 
     def __init__(self):
         self.ids: dict[object, int] = {}
         self.evals: list = []
+        # field slots; slot 0 is reserved: "does the event have a dotted top-level key?"
+        self.paths: dict[tuple[str, ...], int] = {}
+        self.getters: list = [None]
+        self.heads: list = [None]
+
+    def slot(self, path: tuple[str, ...]) -> int:
+        j = self.paths.get(path)
+        if j is None:
+            j = self.paths[path] = len(self.getters)
+            self.getters.append(field_getter(path))
+            self.heads.append(path[0])
+        return j
 
     def add(self, node) -> int:
         k = self.ids.get(node)
         if k is None:
             k = self.ids[node] = len(self.evals)
-            self.evals.append(self._lazy(k, node))
+            fields = _fields_of(node)
+            slot = self.slot(next(iter(fields))) if len(fields) == 1 else None
+            self.evals.append(self._lazy(k, node, slot))
         return k
 
-    def _lazy(self, k: int, node):
+    def _lazy(self, k: int, node, slot):
         """Compile on first use: a rule set that is only checked never pays for it."""
         evals = self.evals
 
-        def first_call(e):
-            evals[k] = self._compile(node)
-            return evals[k](e)
+        def first_call(e, marks, values):
+            evals[k] = self._compile(node, slot)
+            return evals[k](e, marks, values)
 
         return first_call
 
-    @staticmethod
-    def _compile(node):
+    def _compile(self, node, slot):
         f = compile_expr(node)
-        fields = _fields_of(node)
-        if len(fields) != 1:
-            return lambda e: _truth(f(e))
-        get = field_getter(next(iter(fields)))
+        if slot is None:
+            return lambda e, _marks, _values: _truth(f(e))
+        get = self.getters[slot]
+        head = self.heads[slot]
         cache: dict = {}
         state = [0, 0, True]  # lookups, hits, enabled
 
-        def memo(e):
-            v = get(e)
+        def memo(e, marks, values):
+            if marks[slot] is e:
+                v = values[slot]
+            else:
+                v = fetch(e, head, get, marks, values)
+                marks[slot] = e
+                values[slot] = v
+            if not state[2]:
+                return _truth(f(e))
             if type(v) is str:
                 key = v
             elif type(v) is list and all(type(x) is str for x in v):
                 key = tuple(v)
             else:
-                return _truth(f(e))
-            if not state[2]:
                 return _truth(f(e))
             r = cache.get(key)
             state[0] += 1
@@ -302,7 +344,7 @@ class _Plan:
 
     __slots__ = ("always", "fields")
 
-    def __init__(self, routes: dict[int, _Route]):
+    def __init__(self, routes: dict[int, _Route], operands: _Operands):
         always: list[int] = []
         by_field: dict[tuple[tuple[str, ...], str], dict[str, set[int]]] = {}
         for i, r in routes.items():
@@ -318,7 +360,8 @@ class _Plan:
         for (path, mode), index in by_field.items():
             frozen = {v: tuple(sorted(s)) for v, s in index.items()}
             every = tuple(sorted({i for ids in frozen.values() for i in ids}))
-            fields.append((field_getter(path), mode == "seg", frozen, every))
+            j = operands.slot(path)
+            fields.append((j, operands.heads[j], operands.getters[j], mode == "seg", frozen, every))
         self.fields = tuple(fields)
 
 
@@ -365,7 +408,7 @@ class RuleSet:
             ids = list(self._by_category.get(None, ()))
             for c in dict.fromkeys(cats):
                 ids.extend(self._by_category.get(c, ()))
-            plan = self._plans[cats] = _Plan({i: self.routes[i] for i in ids})
+            plan = self._plans[cats] = _Plan({i: self.routes[i] for i in ids}, self._operands)
         return plan
 
     def prefiltered(self, events: Iterable[dict]) -> list[list[dict]]:
@@ -382,6 +425,11 @@ class RuleSet:
         # per-event memo of each distinct condition: (event it was computed for, result)
         mark: list[object] = [None] * len(evals)
         value: list[bool] = [False] * len(evals)
+        # per-event memo of field values, see _Operands; plans made during this search may add
+        # field slots, so the lists are grown when a new plan appears
+        fmarks: list[object] = []
+        fvalues: list[object] = []
+        n_slots = self._operands.getters
         get_category = self._category
         plans = self._plans
         plan_for = self._plan
@@ -392,7 +440,7 @@ class RuleSet:
                     if not value[k]:
                         return
                 else:
-                    r = evals[k](e)
+                    r = evals[k](e, fmarks, fvalues)
                     mark[k] = e
                     value[k] = r
                     if not r:
@@ -412,10 +460,19 @@ class RuleSet:
             else:
                 key = ()
             plan = plans.get(key) or plan_for(key)
+            if len(fmarks) < len(n_slots):
+                grow = len(n_slots) - len(fmarks)
+                fmarks.extend([None] * grow)
+                fvalues.extend([None] * grow)
             for i in plan.always:
                 check(i, e)
-            for get, by_segment, index, every in plan.fields:
-                v = get(e)
+            for j, head, get, by_segment, index, every in plan.fields:
+                if fmarks[j] is e:
+                    v = fvalues[j]
+                else:
+                    v = fetch(e, head, get, fmarks, fvalues)
+                    fmarks[j] = e
+                    fvalues[j] = v
                 if v is None:
                     continue
                 if type(v) is str and not by_segment:

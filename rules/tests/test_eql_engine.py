@@ -187,7 +187,7 @@ def test_backtick_field_names():
         'between("welcome to event query language", " ", " ") == "to"',
         'between("welcome to event query language", " ", " ", true) == "to event query"',
         'between~("a X b x c", "x", "x") == " b "',
-        'between("abc", "z", "c") == ""',
+        'between("abc", "z", "c") == null',
         'cidrMatch("10.1.2.3", "192.168.0.0/16", "10.0.0.0/8")',
         'not cidrMatch("11.1.2.3", "10.0.0.0/8")',
         'cidrMatch("2001:db8::1", "2001:db8::/32")',
@@ -650,3 +650,76 @@ def test_sequence_matching_follows_elasticsearch_spec(name):
     terms = " ".join(f"[s{i} where true]" for i in range(len(stages)))
     got = eql.compile(f"sequence by k {terms}", size=100).search(events)
     assert [" ".join(e["id"] for e in m.events) for m in got] == expected
+
+
+# Folding cases from Elasticsearch's own string-function spec (test_string_functions.toml).
+ES_FUNCTION_SPEC = [
+    ('between("welcome to the planet", null, "planet")', None),
+    ('between("welcome to the planet", "welcome", null)', None),
+    ('between(null, "welcome", "planet")', None),
+    ('between("welcome to the planet", "welcome", "planet")', " to the "),
+    ('between("welcome to the planet", "welcome", "village")', None),
+    ('between("welcome to the planet", "goodbye", "planet")', None),
+    ('between("welcome to the planet", "welcome", "e", false)', " to th"),
+    ('between("welcome to the planet", "welcome", "e", true)', " to the plan"),
+    ('between("welcome to the planet", "welcome", "x", true)', None),
+    ('between("welcome to the planet", "", "x", true)', None),
+    ('between("welcome to the planet", "", "", true)', "welcome to the planet"),
+    ('between("welcome to the planet", "", "", false)', ""),
+    ('between("welcome to the planet", "", "planet", false)', "welcome to the "),
+    ("concat(null)", None),
+    ("concat(null, null, null)", None),
+    ('concat("a")', "a"),
+    ('concat("a", "||", 1, "||", "b")', "a||1||b"),
+    ('concat("a", "||", null, "||", "b")', None),
+    ('concat("a", "||", 1, "||", true, "||", "b")', "a||1||true||b"),
+    ('endsWith("FooBarBaz", "Baz")', True),
+    ('endsWith("FooBarBaz", "Foo")', False),
+    ('endsWith("FooBarBaz", "baz")', False),
+    ('indexOf(null, "L")', None),
+    ('indexOf("foobarbaz", "L")', None),
+    ('indexOf("foobarbaz", null)', None),
+    ('indexOf("foobarbaz", "o")', 1),
+    ('indexOf("foobarbaz", "o", null)', 1),
+    ('indexOf("foobarbaz", "o", 2)', 2),
+    ('indexOf("foobarbaz", "r", 2)', 5),
+    ("length(null)", None),
+    ('length("")', 0),
+    ('length("foo")', 3),
+    ('number("314")', 314),
+    ('number("3.14")', 3.14),
+    ('number("-3.14", 10)', -3.14),
+    ('number("+314", 10)', 314),
+    ('number("0x1337")', 4919),
+    ('number("0x1337", 16)', 4919),
+    ('number("052403", 8)', 21763),
+    ('number("52403", 7)', 12890),
+    ('startsWith("FooBarBaz", null)', None),
+    ('startsWith(null, "Foo")', None),
+    ('startsWith("FooBarBaz", "")', True),
+    ('startsWith("FooBarBaz", "Bar")', False),
+    ('startsWith("FooBar", "foo")', False),
+    ("string(null)", None),
+    ("string(1)", "1"),
+    ("string(true)", "true"),
+    ("string(2.1828)", "2.1828"),
+    ("substring(null, 5)", None),
+    ('substring("hello world", null, null)', "hello world"),
+    ('substring("hello world", 6, null)', "world"),
+    ('substring("hello world", null, 5)', "hello"),
+    ('substring("hello world", 0, 500)', "hello world"),
+    ('substring("hello world", 5, -1)', " worl"),
+    ('substring("hello world", 3, 9)', "lo wor"),
+    ('substring("hello world", -5, 11)', "world"),
+    ('substring("hello world", -60, 5)', "hello"),
+    ('substring("hello world", -5, -1)', "worl"),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), ES_FUNCTION_SPEC)
+def test_functions_fold_as_elasticsearch_spec_says(expression, expected):
+    from rules.eql.compiler import compile_expr
+    from rules.eql.parser import parse
+
+    node = parse(f"any where {expression}").query.filter.condition
+    assert compile_expr(node)({}) == expected
