@@ -130,7 +130,9 @@ _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 def _comparison(node: ast.Comparison):
     op, left, right = node.op, node.left, node.right
     # keep the constant on the right
-    if isinstance(left, ast.Literal) and not isinstance(right, ast.Literal):
+    if isinstance(left, ast.Literal) and (
+        not isinstance(right, ast.Literal) or (left.value is None and op in ("==", "!="))
+    ):
         left, right, op = right, left, _FLIP[op]
     if isinstance(right, ast.Literal) and right.value is None and op in ("==", "!="):
         f = compile_expr(left)

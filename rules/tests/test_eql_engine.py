@@ -723,3 +723,58 @@ def test_functions_fold_as_elasticsearch_spec_says(expression, expected):
 
     node = parse(f"any where {expression}").query.filter.condition
     assert compile_expr(node)({}) == expected
+
+
+# Folding cases from Elasticsearch's own test_folding.toml (three-valued logic, arithmetic).
+ES_FOLDING_SPEC = [
+    ("7 + -3", 4),
+    ("7 - -3", 10),
+    ("7 * 3.0", 21.0),
+    ("-7 * 3.0", -21.0),
+    ("7 / 3", 2),
+    ("7 / 3.0", 7 / 3),
+    ("7 % 3", 1),
+    ("3 + 4 - 5 * 6 / 7", 3),
+    ("((3 + 4) - 5) * 6 / 7", 1),
+    ("-3 < 4.0", True),
+    ("3 != 4.0", True),
+    ("3.0 == 4", False),
+    ('"Foo" <= "Bar"', False),
+    ('"Foo" < "foo"', True),
+    ('"foo" >= "Foo"', True),
+    ('"Foo" != "foo"', True),
+    ("(1 * 2 + 3 * 4 + 10 / 2) == (2 + 12 + 5)", True),
+    ("1 * 2 + 3 * 4 + 10 / 2 == 2 + 12 + 5", True),
+    ("345 in (123, 345)", True),
+    ("345 not in (123, 456)", True),
+    ('"foo" not in ("foo", "bar", "baz")', False),
+    ("true or null", True),
+    ("false or null", None),
+    ("null or null", None),
+    ("null or true", True),
+    ("false and null", False),
+    ("null and false", False),
+    ("null and null", None),
+    ("null and true", None),
+    ("not null", None),
+    ("not false", True),
+    ("null == null", True),
+    ("null != null", False),
+    ("1 == null", False),
+    ('"a" != null', True),
+    ("null == 2.5", False),
+    ("null != true", True),
+    ("null < 1", None),
+    ('"a" >= null', None),
+    ("null > null", None),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), ES_FOLDING_SPEC)
+def test_expressions_fold_as_elasticsearch_spec_says(expression, expected):
+    from rules.eql.compiler import compile_expr
+    from rules.eql.parser import parse
+
+    node = parse(f"any where {expression}").query.filter.condition
+    got = compile_expr(node)({})
+    assert got == expected and type(got) is type(expected)
