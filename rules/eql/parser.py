@@ -263,6 +263,8 @@ class _Builder(Transformer):
         unit = str(unit_tok)
         if unit not in _TIME_UNITS:
             self._fail(unit_tok, f"Unrecognized time unit [{unit}] in [maxspan]", syntax=False)
+        if type(num) is not int:
+            self._fail(unit_tok, f"Decimal time interval [{num}] not supported", syntax=False)
         if num <= 0:
             self._fail(unit_tok, "A positive maxspan value is required", syntax=False)
         return num * _TIME_UNITS[unit]

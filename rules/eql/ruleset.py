@@ -236,6 +236,7 @@ def fetch(e: dict, head: str, get, marks: list, values: list):
     return get(e) if values[0] else None
 
 
+_MEMO_FIELDS = 4  # conditions reading up to this many fields are memoised by their values
 _CACHE_MAX = 8192  # distinct values remembered per condition before the memo starts over
 _CACHE_PROBE = 4096  # lookups after which a memo that rarely hits is switched off
 
@@ -273,45 +274,47 @@ class _Operands:
         k = self.ids.get(node)
         if k is None:
             k = self.ids[node] = len(self.evals)
-            fields = _fields_of(node)
-            slot = self.slot(next(iter(fields))) if len(fields) == 1 else None
-            self.evals.append(self._lazy(k, node, slot))
+            fields = sorted(_fields_of(node))
+            slots = tuple(self.slot(p) for p in fields) if 1 <= len(fields) <= _MEMO_FIELDS else ()
+            self.evals.append(self._lazy(k, node, slots))
         return k
 
-    def _lazy(self, k: int, node, slot):
+    def _lazy(self, k: int, node, slots):
         """Compile on first use: a rule set that is only checked never pays for it."""
         evals = self.evals
 
         def first_call(e, marks, values):
-            evals[k] = self._compile(node, slot)
+            evals[k] = self._compile(node, slots)
             return evals[k](e, marks, values)
 
         return first_call
 
-    def _compile(self, node, slot):
+    def _compile(self, node, slots):
         f = compile_expr(node)
-        if slot is None:
+        if not slots:
             return lambda e, _marks, _values: _truth(f(e))
-        get = self.getters[slot]
-        head = self.heads[slot]
+        fetchers = tuple((j, self.heads[j], self.getters[j]) for j in slots)
         cache: dict = {}
         state = [0, 0, True]  # lookups, hits, enabled
 
         def memo(e, marks, values):
-            if marks[slot] is e:
-                v = values[slot]
-            else:
-                v = fetch(e, head, get, marks, values)
-                marks[slot] = e
-                values[slot] = v
             if not state[2]:
                 return _truth(f(e))
-            if type(v) is str:
-                key = v
-            elif type(v) is list and all(type(x) is str for x in v):
-                key = tuple(v)
-            else:
-                return _truth(f(e))
+            parts = []
+            for j, head, get in fetchers:
+                if marks[j] is e:
+                    v = values[j]
+                else:
+                    v = fetch(e, head, get, marks, values)
+                    marks[j] = e
+                    values[j] = v
+                if v is None or type(v) is str:
+                    parts.append(v)
+                elif type(v) is list and all(type(x) is str for x in v):
+                    parts.append(tuple(v))
+                else:
+                    return _truth(f(e))
+            key = parts[0] if len(parts) == 1 else tuple(parts)
             r = cache.get(key)
             state[0] += 1
             if r is not None:
