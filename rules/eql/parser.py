@@ -208,10 +208,19 @@ class _Builder(Transformer):
         expr, op = items[0], items[1]
         pats = items[2:]
         values = []
+        others = []
         for p in pats:
-            if not isinstance(p, ast.Literal) or not isinstance(p.value, str):
+            if isinstance(p, ast.Literal) and isinstance(p.value, str):
+                values.append(p.value)
+            elif str(op) == ":" and isinstance(p, ast.Literal) and p.value is not None:
+                others.append(p)  # `pid : 4` is plain equality with a non-string constant
+            else:
                 self._fail(op, f"[{op}] requires string constants on its right-hand side", False)
-            values.append(p.value)
+        if others:
+            eqs = [ast.Comparison("==", expr, p) for p in others]
+            if values:
+                eqs.insert(0, ast.StringMatch("wildcard", expr, tuple(values), True))
+            return eqs[0] if len(eqs) == 1 else ast.Or(tuple(eqs))
         kind = "regex" if str(op).startswith("regex") else "wildcard"
         insensitive = str(op) == ":" or str(op).endswith("~")
         if kind == "regex":

@@ -171,7 +171,8 @@ def test_unexpected_token_position():
         ("process where concat()", "arguments"),
         ("process where length~(a)", "no case-insensitive"),
         ("process where a : b", "mismatched input [b]"),
-        ("process where a : 1", "string constants"),
+        ("process where a : null", "string constants"),
+        ("process where a like 1", "string constants"),
         ("process where a < b < c", ""),
         ("", "empty query"),
         ("process where", ""),
@@ -219,3 +220,9 @@ def test_brackets_inside_strings_and_comments_do_not_count_as_nesting():
         f"/* {deep} */ and c == 'x'".replace(" and c == 'x'", "")
     )
     assert q.statement.query.filter.condition.operands[0].patterns == (f"*{deep}*",)
+
+
+def test_colon_with_non_string_constants_is_equality():
+    assert cond("any where pid : 4") == ast.Comparison("==", ast.Field(("pid",)), ast.Literal(4))
+    c = cond('any where pid : ("x*", 4)')
+    assert isinstance(c, ast.Or) and isinstance(c.operands[0], ast.StringMatch)
