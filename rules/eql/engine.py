@@ -489,7 +489,7 @@ class Stream:
     def flush(self) -> list[Match]:
         if self._m is None:
             buf, self._buf = self._buf, []
-            return self.query._samples(buf, None)
+            return self.query._samples(buf)
         return [m for _, m in self._m.flush()]
 
 
@@ -572,7 +572,7 @@ class Query:
             raise EqlError("size must be a non-negative integer")
         q = self.statement.query
         if isinstance(q, ast.Sample):
-            return self._limit(self._samples([e for e in events if type(e) is dict], None), limit)
+            return self._limit(self._samples([e for e in events if type(e) is dict]), limit)
         # evaluate first, order afterwards: only relevant events pay for their ordinal
         pred = self._event_pred if isinstance(q, ast.EventQuery) else self._any_pred
         ordinal = self._ordinal
@@ -602,7 +602,7 @@ class Query:
         return results
 
     # -- samples ------------------------------------------------------------------------------
-    def _samples(self, evs, _unused):
+    def _samples(self, evs):
         """Elasticsearch ``sample``: join keys in ascending order (nulls first); per key, the
         matching events of each query in index (arrival) order, up to ``max_samples_per_key``
         each, combined query by query into samples of distinct events, at most
