@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from celery.signals import worker_process_init
+from django.db import OperationalError as DatabaseOperationalError
 
 from rules import detection
 from rules.models import DetectionRule, RuleRun
@@ -18,13 +19,24 @@ from triage.celery import app
 logger = logging.getLogger(__name__)
 
 
-@app.task(name="rules.tasks.detect_events")
+@app.task(
+    name="rules.tasks.detect_events",
+    # The database restarting under a worker: try again shortly (the work is idempotent).
+    autoretry_for=(DatabaseOperationalError,),
+    retry_backoff=2,
+    max_retries=5,
+)
 def detect_events(*, event_pks: list[int]) -> dict:
     """Evaluate the enabled rules over newly stored events (queued when their batch commits)."""
     return detection.detect_new_events(event_pks).as_dict()
 
 
-@app.task(name="rules.tasks.run_rule")
+@app.task(
+    name="rules.tasks.run_rule",
+    autoretry_for=(DatabaseOperationalError,),
+    retry_backoff=2,
+    max_retries=3,
+)
 def run_rule(*, rule_pk: int, trigger: str = RuleRun.Trigger.SCHEDULE) -> dict | None:
     """One scheduled (or manual) run of one rule over its look-back window."""
     rule = DetectionRule.objects.enabled().filter(pk=rule_pk).first()

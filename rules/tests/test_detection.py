@@ -340,3 +340,27 @@ def test_create_ingest_source_prints_the_token_once_and_stores_its_hash():
     source = IngestSource.objects.get(name="winlogbeat-dc1")
     assert token and token not in source.token_hash
     assert IngestSource.authenticate(token) == source
+
+
+def test_sequence_look_back_narrows_by_shared_and_per_term_join_keys():
+    shared = detection.compile_query(
+        "t1", "sequence by host.id with maxspan=1m [process where true] [file where true]"
+    )
+    per_term = detection.compile_query(
+        "t2",
+        "sequence with maxspan=2h [file where true] by host.id, file.path "
+        "[process where true] by host.id, process.executable",
+    )
+    assert detection.sequence_shape(shared) == detection.SequenceShape(
+        timedelta(minutes=1), ("host.id",)
+    )
+    assert detection.sequence_shape(per_term) == detection.SequenceShape(
+        timedelta(hours=2), ("host.id",)
+    )
+    assert detection.sequence_shape(detection.compile_query("t3", "process where true")) is None
+
+
+def test_import_rules_without_a_path_loads_the_shipped_library():
+    out = io.StringIO()
+    call_command("import_rules", stdout=out, stderr=io.StringIO())
+    assert "imported 3" in out.getvalue()

@@ -195,3 +195,38 @@ def test_bulk_reports_each_item(client, token):
     statuses = [next(iter(item.values()))["status"] for item in response.json()["items"]]
     assert statuses == [409, 200]
     assert Event.objects.count() == 2
+
+
+def test_a_disabled_source_is_refused(client):
+    source, token = make_source("disabled")
+    source.enabled = False
+    source.save()
+    assert post(client, ndjson([process_start()]), token).status_code == 401
+
+
+def test_bulk_refuses_a_document_that_cannot_be_stored(client, token):
+    event = process_start()
+    event["process"]["name"] = "nul\u0000byte"
+    body = b'{"create": {}}\n' + orjson.dumps(event) + b"\n"
+    response = client.post(
+        "/api/es/_bulk",
+        data=body,
+        content_type="application/x-ndjson",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    item = response.json()["items"][0]["create"]
+    assert item["status"] == 400 and "NUL" in item["error"]["reason"]
+    assert Event.objects.count() == 0
+
+
+def test_bulk_over_the_size_limit_is_413_in_elasticsearch_form(client, token, settings):
+    settings.INGEST_MAX_BODY_BYTES = 1024
+    body = (b'{"create": {}}\n' + orjson.dumps(process_start()) + b"\n") * 5
+    response = client.post(
+        "/api/es/_bulk",
+        data=body,
+        content_type="application/x-ndjson",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "content_too_long_exception"
