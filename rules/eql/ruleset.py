@@ -247,15 +247,15 @@ class _Operands:
     ``evals[k](event, marks, values)`` tells whether condition ``k`` is true for the event.
     ``marks``/``values`` are the caller's per-search memo of field values (slot ``j`` holds
     field ``j``'s value for the event ``marks[j]``), so a field read by many conditions is
-    resolved once per event. A condition that reads a single field is a pure function of that
-    field's value, so its result is also memoised by value (strings and tuples of strings
-    only, so that ``1``, ``1.0`` and ``True`` never share an entry); a memo that rarely hits
-    turns itself off. Everything shared between searches is either immutable or a memo of a
+    resolved once per event. A condition that reads at most ``_MEMO_FIELDS`` fields is a pure
+    function of their values, so its result is also memoised by those values (None, strings
+    and tuples of strings only, so that ``1``, ``1.0`` and ``True`` never share an entry); a
+    memo that rarely hits turns itself off. Everything shared between searches is either immutable or a memo of a
     deterministic result, so concurrent searches stay correct.
     """
 
     def __init__(self):
-        self.ids: dict[object, int] = {}
+        self.ids: dict[str, int] = {}
         self.evals: list = []
         # field slots; slot 0 is reserved: "does the event have a dotted top-level key?"
         self.paths: dict[tuple[str, ...], int] = {}
@@ -271,9 +271,11 @@ class _Operands:
         return j
 
     def add(self, node) -> int:
-        k = self.ids.get(node)
+        # repr, not the node: nodes compare by value and Literal(1) == Literal(True) == Literal(1.0)
+        ident = repr(node)
+        k = self.ids.get(ident)
         if k is None:
-            k = self.ids[node] = len(self.evals)
+            k = self.ids[ident] = len(self.evals)
             fields = sorted(_fields_of(node))
             slots = tuple(self.slot(p) for p in fields) if 1 <= len(fields) <= _MEMO_FIELDS else ()
             self.evals.append(self._lazy(k, node, slots))

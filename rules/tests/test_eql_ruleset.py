@@ -366,3 +366,21 @@ def test_empty_rule_set_matches_nothing():
     rs = eql.compile_many({})
     assert len(rs) == 0
     assert list(rs.search(CASE_EVENTS)) == []
+
+
+def test_memoised_conditions_never_confuse_values_of_different_types():
+    values = [1, True, "1", 1.0, ["1"], [1], "true", None, ["1", None], {"x": 1}, "TRUE", [True]]
+    events = [proc(v, ts=i) for i, v in enumerate(values * 3)]  # repeats hit the memos
+    texts = {
+        "colon": 'process where process.name : "1"',
+        "eq-str": 'process where process.name == "1"',
+        "eq-num": "process where process.name == 1",
+        "eq-bool": "process where process.name == true",
+        "in-mixed": 'process where process.name in ("1", 1, true)',
+        "two-fields": 'process where process.name : "true" or process.args == null',
+        "length": "process where length(process.name) == 1",
+    }
+    assert_same(texts, events, size=BIG)
+    rs = eql.compile_many(texts, size=BIG)
+    first = results(rs.search(events))
+    assert results(rs.search(events)) == first  # a second search reuses the warm memos
