@@ -165,11 +165,11 @@ def wildcard_matcher(patterns, insensitive: bool):
                 if lead and trail:
                     contains.append(core)
                     continue
-        regexes.append("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in p))
+        regexes.append(_glob(p))
     pre = tuple(prefixes)
     suf = tuple(suffixes)
     con = tuple(contains)
-    rx = re.compile("(?:" + "|".join(regexes) + r")\Z", re.S).match if regexes else None
+    rx = _any_glob(regexes) if regexes else None
     has_any = "" in con
 
     kinds = [k for k, v in (("e", exact), ("p", pre), ("s", suf), ("c", con), ("r", rx)) if v]
@@ -206,13 +206,71 @@ def wildcard_matcher(patterns, insensitive: bool):
         for c in con:
             if c in s:
                 return True
-        return rx is not None and rx(s) is not None
+        return rx is not None and rx(s)
 
     return match
 
 
 def _true(_s):
     return True
+
+
+def _segment_finder(seg: str):
+    """``find(s, start, end)``: leftmost index of ``seg`` (``?`` = any one character) in
+    ``s[start:end]``, or -1. Linear for plain segments (``str.find``)."""
+    if "?" not in seg:
+        return lambda s, start, end: s.find(seg, start, end)
+    rx = re.compile("".join("." if c == "?" else re.escape(c) for c in seg), re.S)
+
+    def find(s, start, end):
+        m = rx.search(s, start, end)
+        return -1 if m is None else m.start()
+
+    return find
+
+
+def _glob(p: str):
+    """A matcher for one ``*``/``?`` pattern, without backtracking: the first and last pieces
+    are anchored, the middle ones matched leftmost (which is exact for globs), so a long
+    attacker-controlled value cannot make matching slow."""
+    pieces = p.split("*")
+    if len(pieces) == 1:
+        rx = re.compile("".join("." if c == "?" else re.escape(c) for c in p) + r"\Z", re.S)
+        return lambda s: rx.match(s) is not None
+    head, *mids, tail = pieces
+    head_m = re.compile("".join("." if c == "?" else re.escape(c) for c in head), re.S).match
+    tail_rx = re.compile("".join("." if c == "?" else re.escape(c) for c in tail) + r"\Z", re.S)
+    finders = [(_segment_finder(m), len(m)) for m in mids if m]
+    minimum = len(head) + len(tail) + sum(n for _f, n in finders)
+    nh, nt = len(head), len(tail)
+
+    def match(s: str) -> bool:
+        n = len(s)
+        if n < minimum or head_m(s) is None or tail_rx.match(s, n - nt) is None:
+            return False
+        pos, end = nh, n - nt
+        for find, size in finders:
+            i = find(s, pos, end)
+            if i < 0:
+                return False
+            pos = i + size
+        return pos <= end
+
+    return match
+
+
+def _any_glob(matchers):
+    if len(matchers) == 1:
+        return matchers[0]
+    matchers = tuple(matchers)
+
+    def match(s: str) -> bool:
+        for m in matchers:  # noqa: SIM110 - faster than any() over a generator
+            if m(s):
+                return True
+        return False
+
+    return match
 
 
 def regex_matcher(patterns, insensitive: bool):

@@ -778,3 +778,34 @@ def test_expressions_fold_as_elasticsearch_spec_says(expression, expected):
     node = parse(f"any where {expression}").query.filter.condition
     got = compile_expr(node)({})
     assert got == expected and type(got) is type(expected)
+
+
+def test_wildcards_agree_with_a_regex_reference_on_random_patterns():
+    import random
+    import re
+
+    from rules.eql.functions import wildcard_matcher
+
+    def reference(patterns, s, ins):
+        for p in patterns:
+            rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in p)
+            if re.fullmatch(rx, s, re.S | (re.I if ins else 0)):
+                return True
+        return False
+
+    rnd = random.Random(7)
+    for _ in range(3000):
+        patterns = ["".join(rnd.choice("aB\\?*") for _ in range(rnd.randint(0, 6))) for _ in "xy"]
+        s = "".join(rnd.choice("abAB\\") for _ in range(rnd.randint(0, 8)))
+        ins = rnd.random() < 0.5
+        assert wildcard_matcher(patterns, ins)(s) == reference(patterns, s, ins), (patterns, s)
+
+
+def test_wildcards_stay_fast_on_long_hostile_values():
+    import time
+
+    e = {"p": "C:\\a\\b\\c\\" * 20_000 + "y.exe"}
+    q = eql.compile('any where p : ("*\\\\a*\\\\b*\\\\c*\\\\x.exe", "*a?b*c?d*e")')
+    t0 = time.perf_counter()
+    assert q.search([e]) == []
+    assert time.perf_counter() - t0 < 1.0
