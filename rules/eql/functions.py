@@ -10,6 +10,11 @@ import ipaddress
 import math
 import re
 
+try:  # linear-time regexes, as Lucene's (see regex_matcher)
+    import re2 as _re2
+except ImportError:  # pragma: no cover - google-re2 is in requirements.txt
+    _re2 = None
+
 # ---- value helpers -------------------------------------------------------------------
 
 
@@ -274,14 +279,29 @@ def _any_glob(matchers):
 
 
 def regex_matcher(patterns, insensitive: bool):
-    """A predicate for Lucene-style regexes (whole-string match); any pattern may match."""
-    flags = re.S | (re.I if insensitive else 0)
+    """A predicate for regexes (whole-string match); any pattern may match.
+
+    Lucene, which runs Elasticsearch's ``regex``, matches with automata in linear time; RE2
+    (``google-re2``) does too, so a long attacker-controlled value cannot stall a worker on a
+    pattern such as ``([^ ]+[ ]{3,}[^ ]*){3,}.*``. Python's ``re`` is the fallback when RE2 is
+    not installed or rejects a pattern (a feature Lucene lacks as well, e.g. a backreference).
+    Returns None when no engine accepts the pattern.
+    """
+    body = (
+        "(?s" + ("i" if insensitive else "") + ")(?:" + "|".join(f"(?:{p})" for p in patterns) + ")"
+    )
+    if _re2 is not None:
+        try:
+            fm = _re2.compile(body).fullmatch
+        except Exception:  # noqa: S110 - RE2 refuses some Python syntax: use re below
+            pass
+        else:
+            return lambda s: fm(s) is not None
     try:
-        rx = re.compile("(?:" + "|".join(f"(?:{p})" for p in patterns) + r")\Z", flags)
+        fm = re.compile(body).fullmatch
     except re.error:
         return None
-    m = rx.match
-    return lambda s: m(s) is not None
+    return lambda s: fm(s) is not None
 
 
 # ---- functions -------------------------------------------------------------------------

@@ -809,3 +809,13 @@ def test_wildcards_stay_fast_on_long_hostile_values():
     t0 = time.perf_counter()
     assert q.search([e]) == []
     assert time.perf_counter() - t0 < 1.0
+
+
+def test_regexes_run_in_linear_time_like_lucene():
+    import time
+
+    q = eql.compile('any where p regex "(a+)+b" or p regex~ "([^ ]+[ ]{3,}[^ ]*){3,}x"')
+    t0 = time.perf_counter()
+    assert q.search([{"p": "a" * 5000}, {"p": "a   " * 2000 + "y"}]) == []
+    assert time.perf_counter() - t0 < 1.0
+    assert where('p regex "(a+)+b"', {"p": "aaab"})
