@@ -264,3 +264,18 @@ def test_history_is_read_only_in_the_admin(admin_client, alert):
         ).status_code
         == 403
     )
+
+
+def test_a_refused_decision_keeps_what_the_analyst_typed(client, l1_user, alert):
+    services.claim(alert.pk, l1_user)
+    client.force_login(l1_user)
+    response = _post(
+        client,
+        "close",
+        alert,
+        {"disposition": "false_positive", "reason": "Known admin script <b>x</b>"},
+        headers=HX,
+    )
+    body = response.content.decode()
+    assert response["HX-Retarget"] == "#workflow"
+    assert "rationale" in body and "Known admin script &lt;b&gt;x&lt;/b&gt;</textarea>" in body

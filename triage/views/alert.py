@@ -168,6 +168,10 @@ def after_action(request, alert_id: int, error: str = "", *, question=None, item
                         "triage/alert_item.html",
                         {**context, "section": section, "row": row},
                     )
+    if error:
+        # Keep what the analyst typed, so a refused decision is corrected, not retyped.
+        context["posted"] = request.POST
+        context["kept"] = request.resolver_match.url_name
     response = render(request, "triage/alert_update.html", context)
     if error:
         response = reswap(retarget(response, "#workflow"), "outerHTML")
