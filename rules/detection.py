@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -153,7 +154,7 @@ def sequence_shape(query: eql.Query) -> SequenceShape | None:
                 paths.append(found.pop())
             else:
                 break  # positions after a mismatch are not compared on their own
-    return SequenceShape(maxspan, tuple(paths))
+    return SequenceShape(maxspan, tuple(dict.fromkeys(paths)))
 
 
 # --- exceptions ----------------------------------------------------------------------------
@@ -408,35 +409,79 @@ def _key_tuple(doc: dict, paths: tuple[str, ...]):
     return tuple(values)
 
 
-def _context_for_sequence(
+def _window_pks(
     shape: SequenceShape,
     span: timedelta,
     candidates: list[dict],
     rows: list[tuple[int, dict, datetime]],
-    loaded: dict[int, dict],
-) -> list[dict]:
-    """Stored events (not of the batch) within ``span`` of the batch that share the join keys
-    of the rule's batch candidates. Narrowed in SQL by the first join key that is an indexed
-    column, then exactly in Python; ``loaded`` shares decoded documents between rules."""
+    memo: dict,
+) -> list[int]:
+    """Stored events (not of the batch) within ``span`` of the batch, narrowed in SQL by the
+    first join key that is an indexed column (values from the rule's batch candidates).
+    ``memo`` shares identical queries between the sequence rules of one batch."""
     lo, hi = rows[0][2] - span, rows[-1][2] + span
-    qs = Event.objects.filter(timestamp__gte=lo, timestamp__lte=hi).exclude(
-        pk__in=[pk for pk, _, _ in rows]
-    )
+    narrow = None
     for path in shape.key_paths:
         column = _KEY_COLUMNS.get(path)
         if column:
-            values = {_first([doc], path) for doc in candidates} - {""}
-            qs = qs.filter(**{f"{column}__in": values})
+            narrow = (column, frozenset({_first([doc], path) for doc in candidates} - {""}))
             break
-    pks = list(qs.order_by("timestamp", "pk").values_list("pk", flat=True)[:MAX_CONTEXT_EVENTS])
-    missing = [pk for pk in pks if pk not in loaded]
-    for start in range(0, len(missing), 5000):
-        loaded.update(_docs(Event.objects.filter(pk__in=missing[start : start + 5000])))
-    docs = [loaded[pk] for pk in pks if pk in loaded]
-    if shape.key_paths:
-        keys = {_key_tuple(doc, shape.key_paths) for doc in candidates}
-        docs = [doc for doc in docs if _key_tuple(doc, shape.key_paths) in keys]
-    return docs
+    key = (lo, hi, narrow)
+    if key not in memo:
+        qs = Event.objects.filter(timestamp__gte=lo, timestamp__lte=hi)
+        if narrow is not None:
+            qs = qs.filter(**{f"{narrow[0]}__in": narrow[1]})
+        batch = memo.setdefault("batch", {pk for pk, _, _ in rows})
+        pks = qs.values_list("pk", flat=True)[: MAX_CONTEXT_EVENTS + len(batch)]
+        memo[key] = [pk for pk in pks if pk not in batch]
+    return memo[key]
+
+
+class _SequenceCandidates:
+    """Per worker process: for recently seen events, which sequence rules they can match
+    (by the rule-set prefilter) and, if any, the document. Consecutive batches look back over
+    mostly the same stored events; this keeps them from being read, decoded and prefiltered
+    again and again. Cleared when the set of sequence rules changes."""
+
+    SIZE = 100_000
+
+    def __init__(self) -> None:
+        self.key: frozenset | None = None
+        self.entries: OrderedDict[int, tuple[frozenset[str], dict | None]] = OrderedDict()
+
+    def bind(self, key: frozenset) -> None:
+        if key != self.key:
+            self.key = key
+            self.entries.clear()
+
+    def put(self, pk: int, rule_ids: frozenset[str], doc: dict) -> None:
+        self.entries[pk] = (rule_ids, doc if rule_ids else None)
+        self.entries.move_to_end(pk)
+        while len(self.entries) > self.SIZE:
+            self.entries.popitem(last=False)
+
+    def fill(self, pks: list[int], sequences) -> None:
+        missing = [pk for pk in pks if pk not in self.entries]
+        for start in range(0, len(missing), 5000):
+            loaded = _docs(Event.objects.filter(pk__in=missing[start : start + 5000]))
+            docs = [doc for _, doc in loaded]
+            slots: dict[int, set[str]] = {id(doc): set() for doc in docs}
+            for rule_id, found in zip(sequences.rule_ids, sequences.prefiltered(docs), strict=True):
+                for doc in found:
+                    slots[id(doc)].add(rule_id)
+            for pk, doc in loaded:
+                self.put(pk, frozenset(slots[id(doc)]), doc)
+
+    def context(self, rule_id: str, pks: list[int]) -> list[dict]:
+        out = []
+        for pk in pks:
+            entry = self.entries.get(pk)
+            if entry is not None and rule_id in entry[0]:
+                out.append(entry[1])
+        return out
+
+
+_sequence_candidates = _SequenceCandidates()
 
 
 def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> BatchOutcome:
@@ -480,23 +525,34 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
         if candidates and (shape := sequence_shape(ruleset.queries[rid])) is not None
     }
     context_of: dict[str, list[dict]] = {}
+    sequence_ids = [rid for rid, q in ruleset.queries.items() if q.kind == "sequence"]
+    cache = _sequence_candidates
+    if sequence_ids:
+        sequences = compile_ruleset({rid: rules[rid].query for rid in sequence_ids})
+        cache.bind(frozenset((rid, _text_key(rules[rid].query)) for rid in sequence_ids))
     if shapes:
-        loaded: dict[int, dict] = {}
-        context = {
-            rid: _context_for_sequence(
-                shape, shape.maxspan or rules[rid].lookback, per_rule[rid], rows, loaded
-            )
+        memo: dict = {}
+        windows = {
+            rid: _window_pks(shape, shape.maxspan or rules[rid].lookback, per_rule[rid], rows, memo)
             for rid, shape in shapes.items()
         }
-        context = {rid: docs for rid, docs in context.items() if docs}
-        if context:
-            # Only stored events that can match one of the sequence's terms take part.
-            sequences = compile_ruleset({rid: rules[rid].query for rid in shapes})
-            everything = list({id(d): d for docs in context.values() for d in docs}.values())
-            found = dict(zip(sequences.rule_ids, sequences.prefiltered(everything), strict=True))
-            for rule_id, docs in context.items():
-                wanted = {id(d) for d in docs}
-                context_of[rule_id] = [d for d in found.get(rule_id, []) if id(d) in wanted]
+        cache.fill(sorted({pk for pks in windows.values() for pk in pks}), sequences)
+        for rule_id, pks in windows.items():
+            extra = cache.context(rule_id, pks)
+            shape = shapes[rule_id]
+            if extra and shape.key_paths:
+                keys = {_key_tuple(doc, shape.key_paths) for doc in per_rule[rule_id]}
+                extra = [doc for doc in extra if _key_tuple(doc, shape.key_paths) in keys]
+            if extra:
+                context_of[rule_id] = extra
+    if sequence_ids:
+        # This batch is the next batches' look-back: remember what it can match.
+        of_doc: dict[int, set[str]] = {}
+        for rid in sequence_ids:
+            for doc in per_rule.get(rid, ()):
+                of_doc.setdefault(id(doc), set()).add(rid)
+        for pk, doc, _ts in rows:
+            cache.put(pk, frozenset(of_doc.get(id(doc), ())), doc)
 
     matches: dict[str, list] = {}
     for rule_id, candidates in per_rule.items():
