@@ -345,6 +345,8 @@ class _Builder(Transformer):
             self._fail(tok, "A sequence requires at least one positive event query", False)
         if until is not None and until.missing:
             self._fail(tok, "An until query cannot be a missing event", False)
+        if until is not None and until.runs != 1:
+            self._fail(tok, "An until query cannot be repeated with [runs]", False)
         nkeys = {len(t.keys) for t in expanded}
         if until is not None:
             nkeys.add(len(until.keys))

@@ -165,6 +165,8 @@ def test_unexpected_token_position():
         ("process where true | unique_count a | filter count < 5", "not supported"),
         ("sequence [a where true] with runs=0 [b where true]", "positive runs"),
         ("sequence [a where true] with runs=101 [b where true]", "more than 100"),
+        ("sequence [a where true] [b where true] until [c where true] with runs=2", "[runs]"),
+        ("sequence [a where true] [b where true] until ![c where true]", "missing event"),
         ("sample [a where true]", "minimum of 2 queries"),
         ("process where foo(a)", "Unknown function [foo]"),
         ("process where length(a, b)", "takes 1 arguments"),
