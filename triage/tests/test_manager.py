@@ -225,3 +225,15 @@ def test_queue_can_sort_open_alerts_by_remaining_sla_time(built, settings):
     # A6 (high, raised 27 Feb) is due before A4 (critical, raised 2 Mar).
     assert [s for s, _ in severities] == ["high", "critical"]
     assert severities[0][1] == datetime(2026, 2, 27, 4, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("page", ["manager:metrics", "manager:questions"])
+def test_range_change_over_htmx_swaps_only_the_results(client, built, manager_user, page):
+    client.force_login(manager_user)
+    response = client.get(
+        reverse(page), MARCH, headers={"HX-Request": "true", "HX-Target": "results"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body and 'id="filters"' not in body
+    assert "<svg" in body
