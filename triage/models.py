@@ -209,6 +209,19 @@ class Alert(models.Model):
                 condition=Q(status__in=["escalated", "investigating", "containment"]),
                 name="alert_t2_queue_age",
             ),
+            # The queues grouped by rule and host: an index-only scan of the open alerts.
+            models.Index(
+                fields=["rule", "host_name"],
+                include=["risk_score", "created_at"],
+                condition=Q(status__in=["new", "triage"]),
+                name="alert_l1_group",
+            ),
+            models.Index(
+                fields=["rule", "host_name"],
+                include=["risk_score", "created_at"],
+                condition=Q(status__in=["escalated", "investigating", "containment"]),
+                name="alert_t2_group",
+            ),
         ]
 
     def __str__(self) -> str:

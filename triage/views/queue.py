@@ -47,7 +47,8 @@ SINCE = {
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
-GROUPS = {"rule": ("rule_name",), "host": ("host_name",), "rule_host": ("rule_name", "host_name")}
+# Grouped by rule id (names looked up after) so alert_l1_group / alert_t2_group cover it.
+GROUPS = {"rule": ("rule_id",), "host": ("host_name",), "rule_host": ("rule_id", "host_name")}
 FILTER_KEYS = (
     "status",
     "severity",
@@ -149,11 +150,15 @@ def _queue(request, stage: str):
     }
     if f["group"]:
         fields = GROUPS[f["group"]]
-        context["groups"] = list(
-            qs.values(*fields, *(("rule_id",) if "rule_name" in fields else ()))
-            .annotate(n=Count("pk"), max_risk=Max("risk_score"), oldest=Min("created_at"))
+        groups = list(
+            qs.values(*fields)
+            .annotate(n=Count("*"), max_risk=Max("risk_score"), oldest=Min("created_at"))
             .order_by("-n", "-max_risk")[:200]
         )
+        names = dict(DetectionRule.objects.values_list("pk", "name"))
+        for group in groups:
+            group["rule_name"] = names.get(group.get("rule_id"), "")
+        context["groups"] = groups
     else:
         paginator = CappedPaginator(
             qs.select_related("assignee")
