@@ -6,20 +6,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('triage', '0003_playbooks_and_triage'),
+        ("triage", "0003_playbooks_and_triage"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='alert',
-            name='created_at',
+            model_name="alert",
+            name="created_at",
             field=models.DateTimeField(default=django.utils.timezone.now),
         ),
         migrations.AlterField(
-            model_name='alertevent',
-            name='created_at',
+            model_name="alertevent",
+            name="created_at",
             field=models.DateTimeField(db_index=True, default=triage.models.recorded_now),
         ),
     ]

@@ -5,28 +5,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rules', '0003_event_id_255_ingested_index'),
-        ('triage', '0004_created_at_defaults'),
+        ("rules", "0003_event_id_255_ingested_index"),
+        ("triage", "0004_created_at_defaults"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(models.OrderBy(models.F('risk_score'), descending=True), models.OrderBy(models.F('timestamp'), descending=True), models.OrderBy(models.F('id'), descending=True), condition=models.Q(('status__in', ['new', 'triage'])), name='alert_l1_queue_risk'),
+            model_name="alert",
+            index=models.Index(
+                models.OrderBy(models.F("risk_score"), descending=True),
+                models.OrderBy(models.F("timestamp"), descending=True),
+                models.OrderBy(models.F("id"), descending=True),
+                condition=models.Q(("status__in", ["new", "triage"])),
+                name="alert_l1_queue_risk",
+            ),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(models.F('created_at'), models.F('id'), condition=models.Q(('status__in', ['new', 'triage'])), name='alert_l1_queue_age'),
+            model_name="alert",
+            index=models.Index(
+                models.F("created_at"),
+                models.F("id"),
+                condition=models.Q(("status__in", ["new", "triage"])),
+                name="alert_l1_queue_age",
+            ),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(models.OrderBy(models.F('risk_score'), descending=True), models.OrderBy(models.F('timestamp'), descending=True), models.OrderBy(models.F('id'), descending=True), condition=models.Q(('status__in', ['escalated', 'investigating', 'containment'])), name='alert_t2_queue_risk'),
+            model_name="alert",
+            index=models.Index(
+                models.OrderBy(models.F("risk_score"), descending=True),
+                models.OrderBy(models.F("timestamp"), descending=True),
+                models.OrderBy(models.F("id"), descending=True),
+                condition=models.Q(("status__in", ["escalated", "investigating", "containment"])),
+                name="alert_t2_queue_risk",
+            ),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(models.F('created_at'), models.F('id'), condition=models.Q(('status__in', ['escalated', 'investigating', 'containment'])), name='alert_t2_queue_age'),
+            model_name="alert",
+            index=models.Index(
+                models.F("created_at"),
+                models.F("id"),
+                condition=models.Q(("status__in", ["escalated", "investigating", "containment"])),
+                name="alert_t2_queue_age",
+            ),
         ),
     ]

@@ -5,20 +5,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rules', '0003_event_id_255_ingested_index'),
-        ('triage', '0005_queue_partial_indexes'),
+        ("rules", "0003_event_id_255_ingested_index"),
+        ("triage", "0005_queue_partial_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(condition=models.Q(('status__in', ['new', 'triage'])), fields=['rule', 'host_name'], include=('risk_score', 'created_at'), name='alert_l1_group'),
+            model_name="alert",
+            index=models.Index(
+                condition=models.Q(("status__in", ["new", "triage"])),
+                fields=["rule", "host_name"],
+                include=("risk_score", "created_at"),
+                name="alert_l1_group",
+            ),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(condition=models.Q(('status__in', ['escalated', 'investigating', 'containment'])), fields=['rule', 'host_name'], include=('risk_score', 'created_at'), name='alert_t2_group'),
+            model_name="alert",
+            index=models.Index(
+                condition=models.Q(("status__in", ["escalated", "investigating", "containment"])),
+                fields=["rule", "host_name"],
+                include=("risk_score", "created_at"),
+                name="alert_t2_group",
+            ),
         ),
     ]
