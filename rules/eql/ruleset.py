@@ -8,16 +8,20 @@
 * the **literal values** a query requires: a condition that must hold for the query (or the
   term) to match and that compares a field with string constants, for example
   ``process.name : ("a.exe", "b.exe")``, ``process.name == "x"`` or ``file.extension in~
-  ("js", "vbs")`` at the top level of an ``and``. An ``or`` is indexed when every branch is;
-  ``not``, wildcards, regexes, functions, ``!=`` and comparisons with numbers or null are never
-  used (they could only narrow the candidates unsoundly).
+  ("js", "vbs")`` at the top level of an ``and``, or a wildcard path pattern's whole segment
+  (``process.executable : "?:\\PerfLogs\\*.exe"`` needs a ``perflogs`` segment). The most
+  selective such condition keys the filter; an ``or`` is indexed when every branch is;
+  ``not``, ``!=``, regexes, functions and comparisons with numbers or null never key a filter
+  (they could only narrow the candidates unsoundly).
 
 ``RuleSet.search(events)`` reads the events once. For each event it looks up the filters of
 the event's categories and, per indexed field, the filters that accept the event's lowercased
 value (every element of an array; a non-string value makes every filter of that field a
 candidate). Lowercasing is a superset of both the case-sensitive ``==``/``in`` and the
 case-insensitive ``:``/``in~`` comparisons, so no match is lost. Each candidate filter's
-compiled condition then runs on the event; a rule keeps the events (in input order) that
+condition then runs on the event -- as its ``and`` operands, each distinct operand of the
+whole rule set compiled once, evaluated at most once per event and memoised by the values of
+the fields it reads (see :class:`_Operands`); a rule keeps the events (in input order) that
 satisfy at least one of its filters and, at the end, runs its own compiled query over them:
 ``query.search(kept)``. A rule therefore yields exactly what it would alone on all the events
 -- same matches, same order, same ``head``/``tail``/``size`` limits -- because an event that
@@ -25,10 +29,11 @@ satisfies none of a query's filters never changes its result (ordering ties fall
 arrival order, which a subsequence preserves). Sequences and samples go the same way: an
 event is kept when it satisfies any of their terms (``until`` and missing terms included).
 
-Errors: by default (``on_error="raise"``) the first problem raises :class:`RuleSetError`, an
-:class:`~rules.eql.errors.EqlError` naming every failing rule id with its line, column and
-reason (``.errors`` maps rule id to the engine's error). With ``on_error="skip"`` the failing
-rules are left out and listed in ``RuleSet.errors``.
+Errors: by default (``on_error="raise"``) any rule that does not compile makes
+``compile_many`` raise :class:`RuleSetError`, an :class:`~rules.eql.errors.EqlError` naming
+every failing rule id with its line, column and reason (``.errors`` maps rule id to the
+engine's error, ``.rule_id`` is the first). With ``on_error="skip"`` the failing rules are
+left out and listed in ``RuleSet.errors``.
 """
 
 from __future__ import annotations
