@@ -126,6 +126,7 @@ class RuleNoise:
     alerts: int
     closed: int
     false_positives: int
+    latest_false_positive: int | None = None  # an alert id, for the rule-exception form
 
     @property
     def false_positive_rate(self) -> float | None:
@@ -270,7 +271,8 @@ FROM timed GROUP BY severity
 UNION ALL
 SELECT 'rule', CAST(rule_id AS TEXT), COUNT(*), COUNT(resolved_at),
        COUNT(*) FILTER (WHERE resolved_at IS NOT NULL AND fp_closed_at = resolved_at),
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       MAX(id) FILTER (WHERE resolved_at IS NOT NULL AND fp_closed_at = resolved_at),
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM timed GROUP BY rule_id
 """
 
@@ -354,7 +356,8 @@ def team_metrics(start: datetime, end: datetime, now: datetime | None = None) ->
             elif section == "sla":
                 sla_counts[key] = (int(v[0]), int(v[1] or 0), int(v[2] or 0))
             else:
-                rules.append(RuleNoise(int(key), "", int(v[0]), int(v[1]), int(v[2])))
+                latest_fp = int(v[3]) if v[3] is not None else None
+                rules.append(RuleNoise(int(key), "", int(v[0]), int(v[1]), int(v[2]), latest_fp))
         if not _is_postgres() and metrics.alerts:
             p90 = _percentiles_elsewhere(cursor, params)
             for name, value in p90.items():

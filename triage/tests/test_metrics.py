@@ -236,6 +236,9 @@ def test_false_positive_rate_per_rule_puts_the_noisiest_first(built):
     # A5's BTP close was reopened: only its final TP close counts.
     assert summary == [("Noisy rule", 3, 3, 2), ("Quiet rule", 2, 1, 0)]
     assert m.rules[0].false_positive_rate == pytest.approx(2 / 3)
+    # The newest false positive of the noisy rule (A3) prefills the rule-exception form.
+    assert m.rules[0].latest_false_positive == built["alerts"][2].pk
+    assert m.rules[1].latest_false_positive is None
 
 
 def test_workload_counts_actions_taken_within_the_range(built):

@@ -31,17 +31,18 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # --- links to other people's pages -----------------------------------------------------------
 
 
-def rule_exception_url(rule_id: int) -> str:
-    """Where to propose an exception to a noisy rule: the rule-exception form if the pipeline
-    ships one, else the Django admin's add page, preset to the rule."""
-    for name in ("rules:exception_add", "rules:exception_new", "rules:propose_exception"):
+def rule_exception_url(rule_id: int, alert_id: int | None) -> str:
+    """Where to propose an exception to a noisy rule: the pipeline's rule-exception form,
+    prefilled from one of the rule's false-positive alerts, when it is installed; else the
+    Django admin's add page, preset to the rule."""
+    if alert_id is not None:
         try:
-            return reverse(name, args=[rule_id])
+            return reverse("rules:exception_new") + f"?alert={alert_id}"
         except NoReverseMatch:
-            continue
+            pass
     try:
         add = reverse("admin:rules_ruleexception_add")
-    except NoReverseMatch:  # not registered in the admin yet: its standard address
+    except NoReverseMatch:  # not registered in the admin: its standard address
         add = "/admin/rules/ruleexception/add/"
     return f"{add}?rule={rule_id}"
 
@@ -207,7 +208,7 @@ def metrics_view(request: HttpRequest):
         {
             "rule": r,
             "fp_rate": _percent(r.false_positive_rate),
-            "url": rule_exception_url(r.rule_id),
+            "url": rule_exception_url(r.rule_id, r.latest_false_positive),
         }
         for r in m.rules
     ]
