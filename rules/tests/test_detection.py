@@ -364,3 +364,18 @@ def test_import_rules_without_a_path_loads_the_shipped_library():
     out = io.StringIO()
     call_command("import_rules", stdout=out, stderr=io.StringIO())
     assert "imported 3" in out.getvalue()
+
+
+def test_ingest_draws_a_progress_bar_on_stderr_when_it_is_a_terminal(tmp_path, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(ndjson([process_start() for _ in range(3)]))
+    out = io.StringIO()
+    call_command("ingest", str(path), stdout=out)
+    assert "accepted 3" in out.getvalue()
+    assert "events.ndjson:" in terminal.getvalue() and "%|" in terminal.getvalue()
