@@ -149,10 +149,14 @@ def playbook_for(alert: Alert) -> Playbook | None:
 
 
 def triage_of(alert: Alert) -> Triage | None:
-    try:
-        return alert.triage
-    except Triage.DoesNotExist:
-        return None
+    """The alert's triage with its playbook version (content left deferred: the parsed
+    playbook is cached by content hash, so the JSON is read only on a cache miss)."""
+    return (
+        Triage.objects.select_related("playbook_version__playbook__technique")
+        .defer("playbook_version__content")
+        .filter(alert=alert)
+        .first()
+    )
 
 
 def _ensure_triage(alert: Alert, **defaults) -> Triage:

@@ -79,7 +79,11 @@ def workflow_context(request, alert: Alert, error: str = "") -> dict:
                 for item in getattr(playbook, key)
             ]
             sections.append({"key": key, "title": title, "items": items, "editable": editable})
-    last_return = alert.history.filter(kind="returned").order_by("-created_at", "-pk").first()
+    last_return = (
+        alert.history.filter(kind="returned").order_by("-created_at", "-pk").first()
+        if alert.status == Status.TRIAGE
+        else None
+    )
     return {
         "alert": alert,
         "triage": triage,
