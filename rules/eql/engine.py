@@ -109,20 +109,6 @@ def _first_item(pair):
     return pair[0]
 
 
-def _any_of(preds):
-    preds = tuple(preds)
-    if len(preds) == 1:
-        return preds[0]
-
-    def any_pred(e):
-        for p in preds:  # noqa: SIM110 - a plain loop is faster than any() over a generator
-            if p(e):
-                return True
-        return False
-
-    return any_pred
-
-
 # ---- join keys ----------------------------------------------------------------------------
 
 
@@ -243,6 +229,10 @@ class _SequenceMatcher:
         self.dropped = 0
         self.history_dropped = 0
         self._since_prune = 0
+        # every filter of the query, in the order feed_ordered reads their results
+        self.all_preds = [p for _i, p, _k in self.missing] + [p for _i, p, _k in self.stages]
+        if self.until is not None:
+            self.all_preds.append(self.until[0])
         self._has_trailing = bool(self.missing) and self.missing[-1][0] > self.stages[-1][0]
         self._has_leading = bool(self.missing) and self.missing[0][0] < self.stages[0][0]
 
@@ -281,11 +271,16 @@ class _SequenceMatcher:
             self.open -= 1
             self.dropped += 1
 
-    def feed_ordered(self, e, ordinal):
+    def feed_ordered(self, e, ordinal, flags=None):
+        """Process one event (in ordinal order); ``flags`` are the results of ``all_preds``
+        on it when the caller has them already. Returns ``(sort key, Match)`` pairs."""
+        if flags is None:
+            flags = [p(e) for p in self.all_preds]
         ts = ordinal[1]
         out = []
         stages = self.stages
         last = len(stages) - 1
+        nm = len(self.missing)
         self._since_prune += 1
         if self._since_prune >= 256:
             self._since_prune = 0
@@ -294,8 +289,8 @@ class _SequenceMatcher:
             out.extend(self._release(ts))
         # missing-event history first: a missing event must lie strictly between neighbours,
         # and this event's ordinal is greater than every partial's, so order does not matter
-        for hi, (_idx, pred, keyspec) in enumerate(self.missing):
-            if pred(e):
+        for hi, (_idx, _pred, keyspec) in enumerate(self.missing):
+            if flags[hi]:
                 combos = keyspec.combos(e)
                 if combos:
                     hist = self.history[hi]
@@ -306,9 +301,9 @@ class _SequenceMatcher:
                         self.history_dropped += 1
         # positive stages from last to first, so one event never fills two stages of a sequence
         for si in range(last, -1, -1):
-            _idx, pred, keyspec = stages[si]
-            if not pred(e):
+            if not flags[nm + si]:
                 continue
+            keyspec = stages[si][2]
             combos = keyspec.combos(e)
             for key in combos:
                 if si == 0:
@@ -341,8 +336,8 @@ class _SequenceMatcher:
                         self.open += 1
                     group[key] = p
         if self.until is not None:
-            upred, ukeys = self.until
-            if upred(e):
+            ukeys = self.until[1]
+            if flags[-1]:
                 for key in ukeys.combos(e):
                     for group in self.partials:
                         if group.pop(key, None) is not None:
@@ -531,11 +526,8 @@ class Query:
                 (self._missing if t.missing else self._positive).append(entry)
             self._maxspan = q.maxspan_ms
             self._until = None
-            preds = [p for _i, p, _k in self._positive + self._missing]
             if q.until is not None:
                 self._until = (self._filter_pred(q.until.filter), _KeySpec(q.until.keys))
-                preds.append(self._until[0])
-            self._any_pred = _any_of(preds)
         elif isinstance(q, ast.Sample):
             self._sample_terms = [(self._filter_pred(t.filter), _KeySpec(t.keys)) for t in q.terms]
 
@@ -574,16 +566,25 @@ class Query:
         if isinstance(q, ast.Sample):
             return self._limit(self._samples([e for e in events if type(e) is dict]), limit)
         # evaluate first, order afterwards: only relevant events pay for their ordinal
-        pred = self._event_pred if isinstance(q, ast.EventQuery) else self._any_pred
         ordinal = self._ordinal
-        hits = [(ordinal(e, i), e) for i, e in enumerate(events) if type(e) is dict and pred(e)]
-        hits.sort(key=_first_item)
         if isinstance(q, ast.EventQuery):
+            # evaluate first, order afterwards: only matching events pay for their ordinal
+            pred = self._event_pred
+            hits = [(ordinal(e, i), e) for i, e in enumerate(events) if type(e) is dict and pred(e)]
+            hits.sort(key=_first_item)
             return self._limit([Match([e], []) for _o, e in hits], limit)
-        m = _SequenceMatcher(self, max_open=max(len(hits), 1) * len(self._positive) + 1)
+        m = _SequenceMatcher(self, max_open=1 << 62)  # a batch keeps everything: no drops
+        preds = m.all_preds
+        relevant = []
+        for i, e in enumerate(events):
+            if type(e) is dict:
+                flags = [p(e) for p in preds]
+                if any(flags):
+                    relevant.append((ordinal(e, i), e, flags))
+        relevant.sort(key=_first_item)
         found = []
-        for o, e in hits:
-            found.extend(m.feed_ordered(e, o))
+        for o, e, flags in relevant:
+            found.extend(m.feed_ordered(e, o, flags))
         found.extend(m.flush())
         found.sort(key=_first_item)
         return self._limit([mm for _, mm in found], limit)
