@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
-from django.db import connection, transaction
+import psycopg
+from django.db import IntegrityError, connection, transaction
 
 from rules.ingest.ecs import index_columns
 from rules.ingest.fields import get_field
@@ -105,8 +106,50 @@ _STAGE_TYPES = {"timestamp": "timestamptz", "process_pid": "bigint", "parent_pid
 
 
 def _insert_postgresql(rows: list[EventRow], source_id: int | None) -> list[tuple[int, str]]:
-    """COPY the rows into a session-private staging table, then move the new ones over with
-    ``INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING RETURNING`` (one round trip each)."""
+    """Insert the rows not stored yet; returns (id, event_id) of each row this call inserted.
+
+    Fast path: look the ids up, ``COPY`` the new rows straight into the table, read their ids
+    back. If a concurrent writer inserts one of the same ids in between, the unique constraint
+    stops the COPY (rolled back to a savepoint) and the safe path runs instead.
+    """
+    table = Event._meta.db_table
+    ids = [row.event_id for row in rows]
+    with connection.cursor() as django_cursor:
+        # psycopg's own cursor with server-side binding: arrays go as parameters, unquoted.
+        cursor = psycopg.Cursor(django_cursor.cursor.connection)
+        existing = _stored_ids(cursor, ids)
+        fresh = [row for row in rows if row.event_id not in existing]
+        if not fresh:
+            return []
+        names = ", ".join(_COLUMNS)
+        now = datetime.now(UTC)
+        try:
+            with transaction.atomic():
+                with cursor.copy(
+                    f"COPY {table} ({names}, ingested_at, source_id, doc) FROM STDIN"
+                ) as copy:
+                    for row in fresh:
+                        copy.write_row(
+                            [*(row.columns[n] for n in _COLUMNS), now, source_id, row.doc_json]
+                        )
+                cursor.execute(
+                    f"SELECT id, event_id FROM {table} WHERE event_id = ANY(%s)",  # noqa: S608 (model identifiers; values are parameters)
+                    [[row.event_id for row in fresh]],
+                )
+                return cursor.fetchall()
+        except (IntegrityError, psycopg.errors.UniqueViolation):
+            return _insert_staged(fresh, source_id)
+
+
+def _stored_ids(cursor, ids: list[str]) -> set[str]:
+    table = Event._meta.db_table
+    cursor.execute(f"SELECT event_id FROM {table} WHERE event_id = ANY(%s)", [ids])  # noqa: S608 (model identifiers; values are parameters)
+    return {event_id for (event_id,) in cursor.fetchall()}
+
+
+def _insert_staged(rows: list[EventRow], source_id: int | None) -> list[tuple[int, str]]:
+    """Safe under any concurrency: COPY into a session-private staging table, then move the new
+    rows over with ``INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING RETURNING``."""
     table = Event._meta.db_table
     names = ", ".join(_COLUMNS)
     stage_columns = ", ".join(f"{n} {_STAGE_TYPES.get(n, 'text')}" for n in _COLUMNS)

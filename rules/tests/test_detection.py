@@ -379,3 +379,17 @@ def test_ingest_draws_a_progress_bar_on_stderr_when_it_is_a_terminal(tmp_path, m
     call_command("ingest", str(path), stdout=out)
     assert "accepted 3" in out.getvalue()
     assert "events.ndjson:" in terminal.getvalue() and "%|" in terminal.getvalue()
+
+
+def test_an_event_stored_concurrently_between_check_and_copy_is_a_duplicate(monkeypatch):
+    from rules import services
+
+    first = process_start()
+    store([first])
+    # Another writer stored `first` after our check: the fast COPY fails, the safe path runs.
+    monkeypatch.setattr(services, "_stored_ids", lambda cursor, ids: set())
+    second = process_start()
+    result = store_events([event_row(first), event_row(second)])
+    assert (result.accepted, result.duplicates) == (1, 1)
+    assert result.new_event_ids == {second["event"]["id"]}
+    assert Event.objects.count() == 2
