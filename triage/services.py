@@ -418,13 +418,13 @@ class BulkResult:
     skipped: list[tuple[int, str]]
 
 
-def bulk_claim(alert_ids: Iterable[int], user) -> BulkResult:
-    """Claim each alert (L1: new ones; T2: escalated ones); each claim is audited alone."""
+def bulk_claim(alert_ids: Iterable[int], user, stage: str = "l1") -> BulkResult:
+    """Claim each alert for ``stage`` (l1: new ones; t2: escalated ones); each claim is
+    audited alone."""
     result = BulkResult([], [])
-    is_l1 = roles.has_role(user, roles.L1)
     for alert_id in alert_ids:
         try:
-            if is_l1:
+            if stage == "l1":
                 claim(alert_id, user, bulk=True)
             else:
                 t2_claim(alert_id, user, bulk=True)

@@ -279,3 +279,13 @@ def test_a_refused_decision_keeps_what_the_analyst_typed(client, l1_user, alert)
     body = response.content.decode()
     assert response["HX-Retarget"] == "#workflow"
     assert "rationale" in body and "Known admin script &lt;b&gt;x&lt;/b&gt;</textarea>" in body
+
+
+def test_a_user_with_both_roles_claims_for_the_queue_they_are_in(client, make_user, alert):
+    both = make_user("both_roles", "l1", "t2")
+    services.claim(alert.pk, both)
+    services.answer(alert.pk, both, "unusual_parent", "yes")
+    services.escalate(alert.pk, both)
+    client.force_login(both)
+    client.post(reverse("queue:bulk", args=["t2"]), {"action": "claim", "ids": [alert.pk]})
+    assert Alert.objects.get(pk=alert.pk).status == Status.INVESTIGATING

@@ -240,7 +240,7 @@ def bulk(request, stage: str):
     if not ids:
         messages.warning(request, "Select at least one alert.")
     elif action == "claim":
-        result = services.bulk_claim(ids, request.user)
+        result = services.bulk_claim(ids, request.user, stage)
         _report(request, "Claimed", result)
     elif action == "close" and stage == "l1":
         try:
