@@ -18,9 +18,10 @@ import orjson
 import psycopg
 from django.db import IntegrityError, connection, transaction
 
-from rules.ingest.ecs import index_columns
-from rules.ingest.fields import get_field
+from rules.ingest.ecs import _int_or_none, _str_or_none, event_id_of, index_columns
+from rules.ingest.fields import MISSING, get_field
 from rules.ingest.records import ParsedRecord
+from rules.ingest.timeutil import parse_timestamp
 from rules.models import Event, IngestSource
 
 logger = logging.getLogger(__name__)
@@ -65,15 +66,62 @@ class EventRow:
         return self.columns["event_id"]
 
 
+_NESTED_COLUMNS = (
+    ("host_id", ("host", "id"), False),
+    ("host_name", ("host", "name"), False),
+    ("user_id", ("user", "id"), False),
+    ("user_name", ("user", "name"), False),
+    ("category", ("event", "category"), False),
+    ("action", ("event", "action"), False),
+    ("process_entity_id", ("process", "entity_id"), False),
+    ("process_pid", ("process", "pid"), True),
+    ("parent_entity_id", ("process", "parent", "entity_id"), False),
+    ("parent_pid", ("process", "parent", "pid"), True),
+)
+
+
+def _nested(doc: dict, parts: tuple[str, ...]):
+    node = doc
+    for part in parts:
+        if type(node) is not dict:
+            return MISSING
+        node = node.get(part, MISSING)
+        if node is MISSING:
+            return MISSING
+    return node
+
+
+def index_values(doc: dict) -> dict:
+    """What :func:`rules.ingest.ecs.index_columns` returns, plus ``action``, computed fast for
+    the usual nested document: a value found at its nested path is the one ``get_field`` would
+    find first; anything else (dotted top-level keys, missing values) asks ``get_field``."""
+    if any("." in key for key in doc):
+        columns = index_columns(doc)
+        action = get_field(doc, "event.action", None)
+        columns["action"] = action if isinstance(action, str) else None
+        return columns
+    columns = {
+        "timestamp": parse_timestamp(doc.get("@timestamp")),
+        "event_id": event_id_of(doc),
+    }
+    for name, parts, integer in _NESTED_COLUMNS:
+        value = _nested(doc, parts)
+        if value is MISSING:
+            value = get_field(doc, ".".join(parts))
+        if name == "action":
+            columns[name] = value if isinstance(value, str) else None
+        else:
+            columns[name] = _int_or_none(value) if integer else _str_or_none(value)
+    return columns
+
+
 def event_row(doc: dict) -> EventRow:
     """The row for one ECS document (``event.id`` already assigned by the parser).
 
     Raises :class:`UnstorableEvent` for what PostgreSQL would refuse: no usable timestamp,
     a NUL character (JSONB cannot hold ``\\u0000``), an over-long id.
     """
-    columns = index_columns(doc)
-    action = get_field(doc, "event.action", None)
-    columns["action"] = action if isinstance(action, str) else None
+    columns = index_values(doc)
     if columns["timestamp"] is None:
         raise UnstorableEvent("@timestamp: missing or not a date")
     event_id = columns["event_id"]

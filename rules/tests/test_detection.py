@@ -393,3 +393,22 @@ def test_an_event_stored_concurrently_between_check_and_copy_is_a_duplicate(monk
     assert (result.accepted, result.duplicates) == (1, 1)
     assert result.new_event_ids == {second["event"]["id"]}
     assert Event.objects.count() == 2
+
+
+def test_fast_index_values_agree_with_the_parsers_index_columns():
+    from bench.events import generate_events
+    from rules.ingest import index_columns
+    from rules.ingest.fields import get_field
+    from rules.services import index_values
+
+    odd = [
+        {"@timestamp": "2026-01-01T00:00:00Z", "process.pid": "12", "host": {"name": 5}},
+        {"@timestamp": 1, "process": {"parent.entity_id": "p", "pid": True}, "event": {}},
+        {"@timestamp": "x", "event": {"category": ["a", "b"], "action": 3}, "user": "flat"},
+        {"@timestamp": "2026-01-01T00:00:00Z", "host": {"id": ["h1", "h2"]}, "event.id": "e"},
+    ]
+    for doc in [*generate_events(300, seed=7), *odd]:
+        expected = index_columns(doc)
+        action = get_field(doc, "event.action", None)
+        expected["action"] = action if isinstance(action, str) else None
+        assert index_values(doc) == expected, doc
