@@ -428,6 +428,40 @@ def _parser() -> lark.Lark:
     )
 
 
+_TERMINAL_NAMES = {
+    "NAME": "identifier",
+    "TILDE_NAME": "function~",
+    "QUOTED_NAME": "`identifier`",
+    "STRING": "string",
+    "RAW_STRING": "string",
+    "INT": "integer",
+    "DECIMAL": "number",
+    "COMP_OP": "comparison",
+    "ADD_OP": "+/-",
+    "MUL_OP": "*,/,%",
+    "$END": "<EOF>",
+}
+
+
+def _expected(parser, names) -> str:
+    """The tokens the parser would have accepted, readable and sorted (at most a dozen)."""
+    shown = set()
+    for name in names or ():
+        if name in ("SINGLE_QUOTED", "QMARK_STRING"):
+            continue
+        text = _TERMINAL_NAMES.get(name)
+        if text is None:
+            try:
+                pattern = parser.get_terminal(name).pattern
+            except KeyError:
+                continue
+            text = f"'{pattern.value}'" if pattern.type == "str" else name.lower()
+        shown.add(text)
+    if not shown or len(shown) > 12:
+        return ""
+    return ", ".join(sorted(shown))
+
+
 def _describe(tok) -> str:
     if tok is None:
         return "end of query"
@@ -513,7 +547,11 @@ def parse(text: str) -> ast.Statement:
             line, col = len(lines), len(lines[-1]) + 1
         else:
             line, col = exc.line, exc.column
-        raise EqlSyntaxError(f"mismatched input {_describe(tok)}", line, col, text) from None
+        message = f"mismatched input {_describe(tok)}"
+        expected = _expected(parser, exc.expected)
+        if expected:
+            message += f" expecting {{{expected}}}"
+        raise EqlSyntaxError(message, line, col, text) from None
     except lark.exceptions.UnexpectedEOF:
         lines = text.splitlines() or [""]
         raise EqlSyntaxError(
