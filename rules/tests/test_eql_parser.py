@@ -228,3 +228,9 @@ def test_colon_with_non_string_constants_is_equality():
     assert cond("any where pid : 4") == ast.Comparison("==", ast.Field(("pid",)), ast.Literal(4))
     c = cond('any where pid : ("x*", 4)')
     assert isinstance(c, ast.Or) and isinstance(c.operands[0], ast.StringMatch)
+
+
+def test_syntax_errors_say_what_was_expected():
+    err = error_of("sequence [a where true")
+    assert "mismatched input end of query expecting {']'}" in str(err)
+    assert "expecting {'('}" in str(error_of("process where a in 1"))
