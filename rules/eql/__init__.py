@@ -20,7 +20,11 @@ Choices, following Elasticsearch:
   for Elasticsearch's implicit ``_shard_doc`` tiebreaker). Timestamps may be epoch
   milliseconds (numbers or numeric strings) or ISO-8601 strings; events without one sort last.
 * ``==``, ``!=``, ``in``, ``like``, ``regex`` are case-sensitive; ``:`` and the ``~`` forms are
-  case-insensitive. Comparisons with null are null; ``where`` keeps only true.
+  case-insensitive. Comparisons with null are null and ``not null`` is null (EQL's folding
+  rules); ``where`` keeps only true. So an absent field never satisfies ``!=``, ``not in`` or
+  ``not (...)``. (Elasticsearch turns field comparisons into Lucene queries, under which a
+  mapped field missing from one document can satisfy ``!=``/``not``; without a mapping we
+  apply the null logic everywhere.)
 * A field comparison against constants holds when any element of a multi-valued field does;
   ``!=`` and ``not in`` hold when no element matches. Functions other than the string
   predicates read a multi-valued field's first (sorted) value, as Elasticsearch scripts do.
