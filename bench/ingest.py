@@ -377,12 +377,12 @@ def main() -> int:
             bench.warm_up(
                 [dict(e, event={**e["event"], "id": e["event"]["id"] + label}) for e in warm]
             )
+            # The baseline is measured right before each phase: the machine may be shared.
+            copy_rate = bench.copy_rate(part)
+            log(f"COPY baseline: {copy_rate:,.0f} events/s")
             log(f"throughput with {label} ({n_rules} rules enabled), {len(part)} events")
             bodies = [to_ndjson(part[i : i + args.batch]) for i in range(0, len(part), args.batch)]
-            results[label] = (n_rules, bench.throughput(bodies, len(part)))
-        log("COPY baseline")
-        copy_rate = bench.copy_rate(list(generate_events(args.events, seed=59)))
-        bench.enable_rules(seeds_only=False)
+            results[label] = (n_rules, bench.throughput(bodies, len(part)), copy_rate)
         log(f"latency: {args.latency_samples} single attack events")
         latencies = bench.latency(args.latency_samples)
         alerts = bench.sql("SELECT count(*) FROM triage_alert")[0][0]
@@ -392,18 +392,18 @@ def main() -> int:
     print(f"ingest benchmark: {args.events} events per rule set, {args.batch} per POST, "
           f"{args.senders} senders, {args.web_workers} web workers, "
           f"worker concurrency {args.worker_concurrency}, {os.cpu_count()} CPUs")  # fmt: skip
-    print(f"raw PostgreSQL COPY of the same rows: {copy_rate:,.0f} events/s")
-    for label, (n_rules, rate) in results.items():
+    for label, (n_rules, rate, copy_rate) in results.items():
         ratio = rate / copy_rate
         verdict = "meets" if ratio >= 0.5 else "MISSES"
         print(
-            f"HTTP POST → stored and evaluated, {label} ({n_rules} rules): {rate:,.0f} events/s "
-            f"= {ratio:.2f} x COPY ({verdict} the 0.5 goal)"
+            f"{label} ({n_rules} rules): HTTP POST -> stored and evaluated {rate:,.0f} events/s; "
+            f"raw COPY of the same rows just before: {copy_rate:,.0f} events/s; "
+            f"ratio {ratio:.2f} ({verdict} the 0.5 goal)"
         )
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     verdict = "meets" if p95 < 2 else "MISSES"
     print(
-        f"detection latency POST → alert row ({len(latencies)} samples, all rules enabled): "
+        f"detection latency POST -> alert row ({len(latencies)} samples, all rules enabled): "
         f"p50 {p50 * 1000:,.0f} ms, p95 {p95 * 1000:,.0f} ms ({verdict} the 2 s goal); "
         f"alerts raised in the run: {alerts}"
     )
