@@ -412,3 +412,22 @@ def test_fast_index_values_agree_with_the_parsers_index_columns():
         action = get_field(doc, "event.action", None)
         expected["action"] = action if isinstance(action, str) else None
         assert index_values(doc) == expected, doc
+
+
+def test_a_per_term_keyed_sequence_is_joined_across_batches_on_the_same_host_only():
+    DetectionRule.objects.create(
+        rule_id="per-term",
+        name="a then b",
+        query=(
+            'sequence with maxspan=5m [process where process.name == "a.exe"] by host.id '
+            '[process where process.name == "b.exe"] by host.id'
+        ),
+    )
+    now = datetime.now(UTC)
+    first = process_start("a.exe", when=now - timedelta(minutes=2), host="H1")
+    detection.detect_new_events(store([first]))
+    other_host = process_start("b.exe", when=now - timedelta(minutes=1), host="H2")
+    assert detection.detect_new_events(store([other_host])).alerts == 0
+    second = process_start("b.exe", when=now - timedelta(minutes=1), host="H1")
+    assert detection.detect_new_events(store([second])).alerts == 1
+    assert Alert.objects.get().event_ids == [first["event"]["id"], second["event"]["id"]]
