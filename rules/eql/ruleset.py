@@ -302,7 +302,51 @@ class _Operands:
             return lambda e, _marks, _values: _truth(f(e))
         fetchers = tuple((j, self.heads[j], self.getters[j]) for j in slots)
         cache: dict = {}
-        state = [0, 0, True]  # lookups, hits, enabled
+        # lookups and hits until the probe decides whether the memo pays; then it stays on
+        # (counting stops) or switches off (the condition is simply evaluated)
+        state = [0, 0, True]
+
+        def remember(key, e):
+            r = _truth(f(e))
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[key] = r
+            return r
+
+        def probe(hit: bool) -> None:
+            state[0] += 1
+            state[1] += hit
+            if state[0] >= _CACHE_PROBE:
+                state[2] = state[1] * 4 >= state[0]
+                state[0] = -(2**62)  # decided: never probe again
+                if not state[2]:
+                    cache.clear()
+
+        if len(fetchers) == 1:
+            ((j, head, get),) = fetchers
+
+            def memo1(e, marks, values):
+                if not state[2]:
+                    return _truth(f(e))
+                if marks[j] is e:
+                    v = values[j]
+                else:
+                    v = get(e) if head in e else fetch(e, head, get, marks, values)
+                    marks[j] = e
+                    values[j] = v
+                if type(v) is list:
+                    for x in v:
+                        if type(x) is not str:
+                            return _truth(f(e))
+                    v = tuple(v)
+                elif v is not None and type(v) is not str:
+                    return _truth(f(e))
+                r = cache.get(v)
+                if state[0] >= 0:
+                    probe(r is not None)
+                return remember(v, e) if r is None else r
+
+            return memo1
 
         def memo(e, marks, values):
             if not state[2]:
@@ -312,7 +356,7 @@ class _Operands:
                 if marks[j] is e:
                     v = values[j]
                 else:
-                    v = fetch(e, head, get, marks, values)
+                    v = get(e) if head in e else fetch(e, head, get, marks, values)
                     marks[j] = e
                     values[j] = v
                 if v is None or type(v) is str:
@@ -321,20 +365,11 @@ class _Operands:
                     parts.append(tuple(v))
                 else:
                     return _truth(f(e))
-            key = parts[0] if len(parts) == 1 else tuple(parts)
+            key = tuple(parts)
             r = cache.get(key)
-            state[0] += 1
-            if r is not None:
-                state[1] += 1
-                return r
-            r = _truth(f(e))
-            if len(cache) >= _CACHE_MAX:
-                cache.clear()
-            cache[key] = r
-            if state[0] >= _CACHE_PROBE and state[1] * 4 < state[0]:
-                state[2] = False
-                cache.clear()
-            return r
+            if state[0] >= 0:
+                probe(r is not None)
+            return remember(key, e) if r is None else r
 
         return memo
 
