@@ -107,3 +107,17 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(RuleException)
+class RuleExceptionAdmin(admin.ModelAdmin):
+    list_display = ("rule", "field", "operator", "values", "author", "expires_at", "created_at")
+    list_filter = ("operator",)
+    search_fields = ("rule__name", "field", "comment")
+    raw_id_fields = ("author",)
+    autocomplete_fields = ("rule",)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("author", request.user.pk)
+        return initial

@@ -83,3 +83,21 @@ def test_values_are_required_unless_the_operator_is_exists(client, manager_user,
     assert response.status_code == 200 and RuleException.objects.count() == 0
     response = client.post(url, {"field": "host.name", "operator": "exists", "comment": "x"})
     assert response.status_code == 302 and RuleException.objects.count() == 1
+
+
+def test_admin_can_add_an_exception_for_a_rule(admin_client, alert):
+    response = admin_client.get(f"/admin/rules/ruleexception/add/?rule={alert.rule_id}")
+    assert response.status_code == 200
+    assert admin_client.get("/admin/rules/ingestsource/add/").status_code == 200
+
+
+def test_admin_shows_a_new_ingest_sources_token_once(admin_client):
+    from rules.models import IngestSource
+
+    response = admin_client.post(
+        "/admin/rules/ingestsource/add/", {"name": "beats", "enabled": "on"}, follow=True
+    )
+    token = next(
+        str(m).split(": ", 1)[1] for m in response.context["messages"] if "Token for" in str(m)
+    )
+    assert IngestSource.authenticate(token) == IngestSource.objects.get(name="beats")
