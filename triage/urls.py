@@ -17,6 +17,9 @@ urlpatterns = [
     path("queue/", include(("triage.views.queue", "queue"))),
     path("alerts/", include(("triage.views.alert", "alert"))),
     path("manager/", include(("triage.views.manager", "manager"))),
+    path("rules/", include("rules.urls")),
+    # More specific than the ingest API below, so it is matched first.
+    path("api/v1/history/", include(("triage.views.api_history", "api_history"))),
     path("api/", include(("triage.views.api", "api"))),
     path("admin/", admin.site.urls),
 ]
