@@ -129,6 +129,8 @@ def test_l1_escalates_and_t2_contains_and_closes(browser, live_server, l1_user, 
         version = Alert.objects.get(pk=alert.pk).triage.playbook_version.parsed()
         for item in version.containment:
             page.click(f"[data-testid=done-{item.id}]")
+            # Each row changes height when it is marked done; wait so the next click lands.
+            page.wait_for_selector(f"#item-containment-{item.id}.check-done")
         page.wait_for_function(
             "document.querySelectorAll('section[data-section=containment] li.check-done').length"
             f" === {len(version.containment)}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import reswap, retarget
@@ -25,6 +25,10 @@ from triage.models import (
 )
 from triage.views import alert_data
 
+ACTION_URLS = (
+    "claim", "answer", "step", "escalate", "close",
+    "t2_claim", "t2_accept", "t2_return", "t2_item", "t2_close",
+)  # fmt: skip
 TABS = (
     ("events", "Events"),
     ("tree", "Process tree"),
@@ -86,6 +90,8 @@ def workflow_context(request, alert: Alert, error: str = "") -> dict:
     )
     return {
         "alert": alert,
+        # Reversed once here rather than in every question and checklist row.
+        "urls": {name: reverse(f"alert:{name}", args=[alert.pk]) for name in ACTION_URLS},
         "triage": triage,
         "version": version,
         "playbook": playbook,
