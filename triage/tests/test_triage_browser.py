@@ -95,10 +95,14 @@ def test_l1_escalates_and_t2_contains_and_closes(browser, live_server, l1_user, 
         page.wait_for_selector("[data-testid=answer-unusual_parent-yes]")
         assert page.inner_text("[data-testid=status]") == "In triage (L1)"
     with step(page, "l1-answer"):
-        # Answered quickly one after the other: each answer swaps only its own row.
-        page.check("[data-testid=answer-expected_user-no]")
-        page.check("[data-testid=answer-unusual_parent-yes]")
-        page.check("[data-testid=answer-obfuscated-unknown]")
+        # Each answer is saved as it is clicked and swaps only its own row.
+        for qid, value in (
+            ("expected_user", "no"),
+            ("unusual_parent", "yes"),
+            ("obfuscated", "unknown"),
+        ):
+            page.check(f"[data-testid=answer-{qid}-{value}]")
+            page.wait_for_selector(f"#q-{qid}.answered")
         page.wait_for_selector("[data-testid=recommendation]:has-text('unusual parent')")
         page.wait_for_selector("#answered-count:has-text('3/10')")
         assert "Escalate to T2" in page.inner_text("[data-testid=rec-decision]")
