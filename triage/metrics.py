@@ -1,7 +1,8 @@
 """Team metrics, computed from the append-only alert history (``AlertEvent``) in SQL.
 
-Every figure is an aggregate query over ``triage_alertevent``; from ``triage_alert`` only facts
-that never change are read (raise time ``created_at``, ``severity``, ``rule``, ``sla_due_at``).
+Every figure is an aggregate over ``triage_alertevent``, read through ``triage_alertfacts`` (the
+history folded per alert by a database trigger, rebuildable from it); from ``triage_alert`` only
+facts that never change are read (raise time ``created_at``, ``severity``, ``rule``, ``sla_due_at``).
 Nothing loops over alerts in Python, so a year of alerts costs one scan, not 100,000 objects.
 
 **The range.** ``start <= Alert.created_at < end`` selects the *cohort*: the alerts raised in
@@ -67,12 +68,6 @@ def _json_text(column: str, key: str) -> str:
     if _is_postgres():
         return f"({column} ->> '{key}')"
     return f"json_extract({column}, '$.{key}')"
-
-
-def _json_true(column: str, key: str) -> str:
-    if _is_postgres():
-        return f"(({column} -> '{key}') = 'true'::jsonb)"
-    return f"(json_extract({column}, '$.{key}') = 1)"
 
 
 def _p90(expression: str) -> str:
@@ -216,31 +211,21 @@ class TeamMetrics:
 # --- the queries -----------------------------------------------------------------------------
 
 # One row per cohort alert with the times the metrics need, then every figure from it in one
-# statement (one scan of the history). The LEFT JOIN keeps alerts without any workflow event
-# (never claimed); it uses the index alertevent_alert_time.
+# statement. The times come from ``triage_alertfacts``, the history folded per alert by a
+# database trigger (see AlertFacts), so this is one scan of the cohort's alerts and their facts
+# rows, not a join over every history row; alerts without workflow events have no facts row.
 _FACTS = """
 WITH facts AS (
     SELECT a.id, a.rule_id, a.severity, a.created_at AS raised_at,
            {due_seconds} AS due_seconds,
-           MIN(e.created_at) FILTER (WHERE e.kind = 'claimed') AS claimed_at,
-           MIN(e.created_at) FILTER (WHERE e.kind = 'escalated') AS escalated_at,
-           MAX(e.created_at) FILTER (WHERE e.kind = 'closed') AS closed_at,
-           MAX(e.created_at) FILTER (
-               WHERE e.kind = 'closed' AND {disposition} = 'false_positive') AS fp_closed_at,
-           MAX(e.created_at) FILTER (WHERE e.kind = 'reopened') AS reopened_at,
-           COUNT(e.id) FILTER (WHERE e.kind = 'escalated') AS n_escalated,
-           COUNT(e.id) FILTER (
-               WHERE e.kind = 'closed' AND e.from_status IN {l1}) AS n_l1_closed,
-           COUNT(e.id) FILTER (
-               WHERE {override} AND (e.kind = 'escalated'
-                     OR (e.kind = 'closed' AND e.from_status IN {l1}))) AS n_override,
-           COUNT(e.id) FILTER (WHERE e.kind = 'returned') AS n_returned
+           f.claimed_at, f.escalated_at, f.closed_at, f.fp_closed_at, f.reopened_at,
+           COALESCE(f.n_escalated, 0) AS n_escalated,
+           COALESCE(f.n_l1_closed, 0) AS n_l1_closed,
+           COALESCE(f.n_override, 0) AS n_override,
+           COALESCE(f.n_returned, 0) AS n_returned
     FROM triage_alert a
-    LEFT JOIN triage_alertevent e
-           ON e.alert_id = a.id
-          AND e.kind IN ('claimed', 'escalated', 'closed', 'reopened', 'returned')
+    LEFT JOIN triage_alertfacts f ON f.alert_id = a.id
     WHERE a.created_at >= %s AND a.created_at < %s
-    GROUP BY a.id, a.rule_id, a.severity, a.created_at, a.sla_due_at
 ),
 resolved AS (
     SELECT f.*,
@@ -292,9 +277,6 @@ def _facts_sql() -> str:
     res = _seconds("r.resolved_at", "r.raised_at")
     return _FACTS.format(
         due_seconds=f"COALESCE({age}, CASE a.severity {target} ELSE {default} END)",
-        disposition=_json_text("e.data", "disposition"),
-        l1=L1_STATUSES_SQL,
-        override=_json_true("e.data", "override"),
         ack=ack,
         esc=esc,
         res=res,

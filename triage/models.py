@@ -175,6 +175,8 @@ class Alert(models.Model):
             # The queue: open alerts by status, sorted by risk or age.
             models.Index(fields=["status", "-risk_score", "-timestamp"], name="alert_queue_risk"),
             models.Index(fields=["status", "created_at"], name="alert_queue_age"),
+            # Manager metrics select the alerts raised in a date range.
+            models.Index(fields=["created_at"], name="alert_created"),
             # The queue's SLA clock sort.
             models.Index(fields=["status", "sla_due_at"], name="alert_queue_sla"),
             # Queue filters by host and grouping by rule and host.
@@ -443,3 +445,29 @@ class ChecklistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.section}.{self.item_id}={self.state}"
+
+
+class AlertFacts(models.Model):
+    """One alert's history folded into the few times and counts the manager metrics need.
+
+    Derived, never written by application code: a database trigger folds each AlertEvent as it
+    is inserted (``triage/facts_sql.py``), and ``manage.py rebuild_alert_facts`` recomputes the
+    table from the history. It exists so a year of metrics is one scan of a narrow table
+    instead of a join over every history row.
+    """
+
+    alert = models.OneToOneField(
+        Alert, on_delete=models.DO_NOTHING, primary_key=True, related_name="facts"
+    )
+    claimed_at = models.DateTimeField(null=True)
+    escalated_at = models.DateTimeField(null=True)
+    closed_at = models.DateTimeField(null=True)
+    fp_closed_at = models.DateTimeField(null=True)
+    reopened_at = models.DateTimeField(null=True)
+    n_escalated = models.IntegerField(default=0)
+    n_l1_closed = models.IntegerField(default=0)
+    n_override = models.IntegerField(default=0)
+    n_returned = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"facts of alert {self.alert_id}"
