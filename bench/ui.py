@@ -22,6 +22,7 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -328,6 +329,11 @@ def main(argv=None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="per screen and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--reload", action="store_true", help="drop and reload the bench data")
+    parser.add_argument(
+        "--manager",
+        action="store_true",
+        help="then also run the manager pages benchmark (metrics page, CSV export): bench/ui_manager.py",
+    )
     args = parser.parse_args(argv)
     server = os.environ.get("DATABASE_URL") or "postgres://root@127.0.0.1:5432/postgres"
     if not urlparse(server).scheme.startswith("postgres"):
@@ -336,7 +342,14 @@ def main(argv=None) -> int:
     _configure(server)
     if _ensure_database(server, args.reload):
         load(args.alerts, args.events)
-    return bench(args.requests, args.rounds)
+    status = bench(args.requests, args.rounds)
+    if args.manager:
+        # Its own process: it configures Django for its own database.
+        sys.stdout.flush()
+        root = Path(__file__).resolve().parent.parent
+        manager = [sys.executable, "-m", "bench.ui_manager", "--alerts", str(args.alerts)]
+        status = subprocess.call(manager, cwd=root) or status
+    return status
 
 
 if __name__ == "__main__":
