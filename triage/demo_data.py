@@ -14,8 +14,8 @@ detection pipeline, and a realistic past of analyst work on those alerts.
   engine miss a chain, the alert is created directly with the same idempotency key.
 - **Work.** The alerts of each rule are walked through every state with ``triage.services``
   (claimed, answered, escalated or closed, claimed by T2, accepted, containment, closed, one
-  returned to L1, one bulk-closed duplicate), each step at a plausible past time, so the
-  history and the manager's metrics have real rows.
+  returned to L1, one bulk-closed duplicate, one false positive), each step at a plausible
+  past time, so the history and the manager's metrics have real rows.
 
 Deterministic for a seed, relative to the time it runs. Idempotent: events are keyed by
 ``event.id``, alerts by their key; only alerts created by this run are walked.
@@ -54,7 +54,7 @@ HOSTS = (
     ("SRV-APP-01", "svc_deploy"),
 )
 ANALYSTS = {"l1": ("jordan.l1", "sam.l1"), "t2": ("riley.t2",)}
-CHAINS_PER_RULE = 9
+CHAINS_PER_RULE = 10
 SYS32 = "C:\\Windows\\System32\\"
 
 
@@ -606,6 +606,16 @@ def walk(alert: Alert, index: int, rng: random.Random, people) -> str:
                 w.t2,
                 "Answer the follow-on activity question and attach the decoded command before escalating.",
             )
+    elif index == 8:  # a false positive: the noisy-rule figures and exception proposals use it
+        w.claim()
+        w.answer("close")
+        with services.clock(w.later(2, 10)):
+            services.close_l1(
+                alert.pk,
+                w.l1,
+                "false_positive",
+                "Help-desk training lab host: the trainer runs this script every Tuesday.",
+            )
     elif index == 7:  # a duplicate closed in bulk from the queue
         with services.clock(w.later(5, 30)):
             services.bulk_close(
@@ -668,7 +678,7 @@ def load(*, seed: int = SEED, now: datetime | None = None, out=None) -> Summary:
                     summary.direct += len(alerts)
                 summary.alerts += len(alerts)
                 for alert in alerts[:1]:
-                    if alert.status == Status.NEW and i < 8:
+                    if alert.status == Status.NEW and i < 9:
                         state = walk(alert, i, rng, people)
                         summary.walked[state] = summary.walked.get(state, 0) + 1
     # Other rules' alerts raised on the chains' events stay new (a realistic overlap).
