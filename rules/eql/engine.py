@@ -581,6 +581,21 @@ class Query:
                 flags = [p(e) for p in preds]
                 if any(flags):
                     relevant.append((ordinal(e, i), e, flags))
+        return self._run_sequence(m, relevant, limit)
+
+    def _search_flagged(self, events: list, flags: list) -> list[Match]:
+        """``search(events)`` of a sequence, for a caller that already knows which filters
+        each event satisfies: ``flags[i]`` holds, for ``events[i]`` (a dict), the truth of
+        every filter in the order of ``_SequenceMatcher.all_preds`` (missing-event terms,
+        positive terms, then ``until``). Nothing is re-evaluated; the result is the same."""
+        m = _SequenceMatcher(self, max_open=1 << 62)
+        ordinal = self._ordinal
+        relevant = [
+            (ordinal(e, i), e, f) for i, (e, f) in enumerate(zip(events, flags, strict=True))
+        ]
+        return self._run_sequence(m, relevant, self.size)
+
+    def _run_sequence(self, m, relevant, limit):
         relevant.sort(key=_first_item)
         found = []
         for o, e, flags in relevant:

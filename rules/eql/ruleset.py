@@ -463,6 +463,26 @@ class RuleSet:
                 parts = c.operands if isinstance(c, ast.And) else (c,)
                 ops = tuple(self._operands.add(p) for p in parts)
                 self.routes.append(_Route(slot, f.category, requirement(c), ops))
+        # per route: its position among its sequence's filters in the order of
+        # ``_SequenceMatcher.all_preds`` (missing terms, positive terms, until), else -1; a
+        # search records which filters each kept event satisfies, so the sequence matcher
+        # does not evaluate them again
+        self._term_pos: list[int] = []
+        self._n_terms: list[int] = []  # per rule slot: its number of filters (0: no sequence)
+        for rule_id in self.rule_ids:
+            q = self.queries[rule_id].statement.query
+            if not isinstance(q, ast.Sequence):
+                self._n_terms.append(0)
+                self._term_pos.extend([-1] * len(_filters(self.queries[rule_id].statement)))
+                continue
+            missing = [i for i, t in enumerate(q.terms) if t.missing]
+            positive = [i for i, t in enumerate(q.terms) if not t.missing]
+            order = {t: k for k, t in enumerate(missing + positive)}
+            pos = [order[i] for i in range(len(q.terms))]
+            if q.until is not None:
+                pos.append(len(q.terms))
+            self._term_pos.extend(pos)
+            self._n_terms.append(len(pos))
         self._by_category: dict[str | None, list[int]] = {}
         for i, r in enumerate(self.routes):
             self._by_category.setdefault(r.category, []).append(i)
@@ -494,10 +514,14 @@ class RuleSet:
         them gives exactly the results over all the events.
         """
         with _gc_paused():
-            return self._prefiltered(events)
+            return self._prefiltered(events, None)
 
-    def _prefiltered(self, events: Iterable[dict]) -> list[list[dict]]:
+    def _prefiltered(self, events: Iterable[dict], flags: list | None) -> list[list[dict]]:
+        """``prefiltered``; with ``flags`` (a list with one empty list per rule slot), also
+        records for each event a sequence rule keeps the truth of each of its filters."""
         lists: list[list[dict]] = [[] for _ in self.rule_ids]
+        term_pos = self._term_pos if flags is not None else [-1] * len(self.routes)
+        n_terms = self._n_terms
         route_ops = [r.operands for r in self.routes]
         slots = [r.slot for r in self.routes]
         seen: list[object] = [None] * len(self.routes)
@@ -525,9 +549,17 @@ class RuleSet:
                     value[k] = r
                     if not r:
                         return
-            lst = lists[slots[i]]
+            slot = slots[i]
+            lst = lists[slot]
+            p = term_pos[i]
             if not lst or lst[-1] is not e:
                 lst.append(e)
+                if p >= 0:
+                    f = [False] * n_terms[slot]
+                    f[p] = True
+                    flags[slot].append(f)
+            elif p >= 0:
+                flags[slot][-1][p] = True
 
         for e in events:
             if type(e) is not dict:
@@ -584,11 +616,17 @@ class RuleSet:
     def search(self, events: Iterable[dict]) -> Iterator[tuple[str, object]]:
         """``(rule_id, match)`` for every match of every rule, rule by rule in insertion order,
         each rule's matches in the order and within the limits of ``Query.search``."""
-        lists = self.prefiltered(events)
+        flags: list[list] = [[] for _ in self.rule_ids]
+        with _gc_paused():
+            lists = self._prefiltered(events, flags)
         for slot, rule_id in enumerate(self.rule_ids):
             if lists[slot]:
+                query = self.queries[rule_id]
                 with _gc_paused():
-                    found = self.queries[rule_id].search(lists[slot])
+                    if self._n_terms[slot]:
+                        found = query._search_flagged(lists[slot], flags[slot])
+                    else:
+                        found = query.search(lists[slot])
                 for match in found:
                     yield rule_id, match
 
