@@ -255,6 +255,15 @@ def _truth(v) -> bool:
     return False
 
 
+def _is_exclusion(node) -> bool:
+    """An ``and`` operand that excludes a few cases: a negation, ``!=`` or ``not in``."""
+    return (
+        isinstance(node, ast.Not)
+        or (isinstance(node, ast.Comparison) and node.op == "!=")
+        or (isinstance(node, ast.InSet) and node.negated)
+    )
+
+
 def _fields_of(node) -> set[tuple[str, ...]]:
     return {n.path for n in ast.walk(node) if isinstance(n, ast.Field)}
 
@@ -362,7 +371,12 @@ class _Operands:
                 if marks[j] is e:
                     v = values[j]
                 else:
-                    v = get(e) if head in e else fetch(e, head, get, marks, values)
+                    if head in e:
+                        v = get(e)
+                    elif marks[0] is e:
+                        v = get(e) if values[0] else None
+                    else:
+                        v = fetch(e, head, get, marks, values)
                     marks[j] = e
                     values[j] = v
                 if type(v) is list:
@@ -387,7 +401,12 @@ class _Operands:
                 if marks[j] is e:
                     v = values[j]
                 else:
-                    v = get(e) if head in e else fetch(e, head, get, marks, values)
+                    if head in e:
+                        v = get(e)
+                    elif marks[0] is e:
+                        v = get(e) if values[0] else None
+                    else:
+                        v = fetch(e, head, get, marks, values)
                     marks[j] = e
                     values[j] = v
                 if v is None or type(v) is str:
@@ -461,6 +480,10 @@ class RuleSet:
             for f in _filters(self.queries[rule_id].statement):
                 c = f.condition
                 parts = c.operands if isinstance(c, ast.And) else (c,)
+                # exclusions (``not ...``, ``!=``, ``not in``) hold for nearly every event:
+                # evaluated last, they are skipped whenever another operand already fails (the
+                # operands are pure, so the order cannot change the conjunction)
+                parts = sorted(parts, key=_is_exclusion)
                 ops = tuple(self._operands.add(p) for p in parts)
                 self.routes.append(_Route(slot, f.category, requirement(c), ops))
         # per route: its position among its sequence's filters in the order of
@@ -582,7 +605,12 @@ class RuleSet:
                 if fmarks[j] is e:
                     v = fvalues[j]
                 else:
-                    v = fetch(e, head, get, fmarks, fvalues)
+                    if head in e:
+                        v = get(e)
+                    elif fmarks[0] is e:  # the event's "has a dotted key" is known already
+                        v = get(e) if fvalues[0] else None
+                    else:
+                        v = fetch(e, head, get, fmarks, fvalues)
                     fmarks[j] = e
                     fvalues[j] = v
                 if v is None:
