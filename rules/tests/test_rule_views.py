@@ -11,7 +11,7 @@ from rules.services import event_row, store_events
 from rules.tests.pipeline_helpers import WINSCRIPT_RULE_ID, import_library, winscript_attack
 from triage.models import Alert, Status
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("rules.tests.urls_with_rules")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
