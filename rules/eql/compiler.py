@@ -141,7 +141,7 @@ def _comparison(node: ast.Comparison):
             return lambda e: is_null(f(e))
         return lambda e: not is_null(f(e))
     if isinstance(right, ast.Literal):
-        if type(right.value) is str and _DATE_LIKE.match(right.value):
+        if type(right.value) is str and DATE_LIKE.match(right.value):
             return _compare_date(op, compile_expr(left), right.value)
         return _compare_const(op, compile_expr(left), right.value, isinstance(left, ast.Field))
     lf, rf = compile_expr(left), compile_expr(right)
@@ -171,7 +171,7 @@ def _comparison(node: ast.Comparison):
     return cmp_ord
 
 
-_DATE_LIKE = re.compile(
+DATE_LIKE = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?\Z"
 )
 
@@ -179,7 +179,7 @@ _DATE_LIKE = re.compile(
 def _date_ms(v):
     from .engine import parse_timestamp
 
-    if type(v) is str and not _DATE_LIKE.match(v):
+    if type(v) is str and not DATE_LIKE.match(v):
         return None
     return parse_timestamp(v)
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -50,40 +49,18 @@ from . import functions as fn
 from .compiler import compile_expr
 from .errors import EqlError
 from .fields import field_getter
+from .prefilter import (
+    COMMON,
+    Atom,
+    filters,
+    implied_categories,
+    is_exclusion,
+    requirement,
+    score,
+    specialise,
+)
 
 __all__ = ["RuleSet", "RuleSetError", "compile_many", "requirement"]
-
-# Fields whose values most events share: a rule keyed on them alone still needs its predicate
-# run on nearly every event of its category, so any other key is preferred.
-_BROAD_FIELDS = frozenset(
-    {
-        "host.os.type", "host.os.family", "host.os.name", "host.os.platform", "event.type",
-        "event.kind", "event.category", "event.module", "event.dataset", "event.outcome",
-        "event.provider", "data_stream.dataset", "data_stream.type", "agent.type",
-        "network.direction", "network.transport", "network.type", "user.domain",
-        "event.action",
-    }
-)  # fmt: skip
-
-# A requirement is a tuple of atoms; the filter can match only if one atom holds.
-# An atom is (field path, mode, frozenset of lowercased strings): in mode "eq" the lowercased
-# field value must be one of them; in mode "seg" one of the value's backslash-separated
-# segments must be (``registry.path : "*\\Services\\PortProxy\\*"`` needs a "portproxy"
-# segment: a literal run of a wildcard pattern that holds "\\x\\" can only match a value
-# that has "x" as a whole segment).
-Atom = tuple[tuple[str, ...], str, frozenset[str]]
-
-# Segments most Windows paths share: a pattern keyed on them filters little.
-_COMMON_SEGMENTS = frozenset(
-    {
-        "", "c:", "?:", "windows", "system32", "syswow64", "users", "program files",
-        "program files (x86)", "programdata", "appdata", "local", "roaming", "temp",
-        "microsoft", "software", "hklm", "hkey_local_machine", "hkey_users", "hkcu",
-        "currentversion", "device", "registry", "machine", "user", "system", "windows nt",
-        "wow6432node", "policies", "classes", "controlset001", "services", "control",
-    }
-)  # fmt: skip
-
 
 _gc_lock = threading.Lock()
 _gc_state = [0, False]  # nested pauses in progress, whether the first one disabled gc
@@ -125,125 +102,8 @@ class RuleSetError(EqlError):
         self.rule_id = first_id
 
 
-def _string_literal(node) -> str | None:
-    if isinstance(node, ast.Literal) and type(node.value) is str:
-        return node.value
-    return None
-
-
-def _field_and_string(left, right) -> tuple[tuple[str, ...], str] | None:
-    if isinstance(left, ast.Field) and _string_literal(right) is not None:
-        return left.path, right.value
-    if isinstance(right, ast.Field) and _string_literal(left) is not None:
-        return right.path, left.value
-    return None
-
-
-def _score(atoms: tuple[Atom, ...]) -> int:
-    """A rough cost of keying a filter by ``atoms``: how often events would hit them.
-
-    A value of a broad field (``host.os.type == "windows"``) or a common path segment hits
-    most events; a specific value or segment (a process name, "perflogs") hits few, even
-    dozens of them together.
-    """
-    total = 0
-    for path, mode, values in atoms:
-        if ".".join(path) in _BROAD_FIELDS:
-            total += 1000 * len(values)
-        elif mode == "seg":
-            total += sum(100 if v in _COMMON_SEGMENTS else 2 for v in values)
-        else:
-            total += len(values)
-    return total
-
-
-def _segment(pattern: str) -> str | None:
-    """The most telling whole segment a (lowercased) wildcard pattern requires, if any."""
-    runs = re.split(r"[*?]", pattern)
-    found: list[str] = []
-    for i, run in enumerate(runs):
-        pieces = run.split("\\")
-        if len(pieces) < 2:
-            continue
-        found.extend(pieces[1:-1])
-        if i == 0:
-            found.append(pieces[0])
-        if i == len(runs) - 1:
-            found.append(pieces[-1])
-    if not found:
-        return None
-    return max(found, key=lambda seg: (seg not in _COMMON_SEGMENTS, len(seg)))
-
-
-def _atoms(path, eq: set[str], seg: set[str]) -> tuple[Atom, ...]:
-    out = []
-    if eq:
-        out.append((path, "eq", frozenset(eq)))
-    if seg:
-        out.append((path, "seg", frozenset(seg)))
-    return tuple(out)
-
-
-def requirement(expr) -> tuple[Atom, ...] | None:
-    """Atoms of which at least one holds whenever ``expr`` is true, or None if unknown.
-
-    Sound for the engine's semantics: string comparisons are exact after lowercasing at most,
-    multi-valued fields match when any element does, and null never satisfies an atom.
-    """
-    if isinstance(expr, ast.StringMatch):
-        if expr.kind != "wildcard" or not isinstance(expr.expr, ast.Field):
-            return None
-        eq: set[str] = set()
-        seg: set[str] = set()
-        for p in expr.patterns:
-            p = p.lower()
-            if "*" not in p and "?" not in p:
-                eq.add(p)
-                continue
-            s = _segment(p)
-            if s is None:
-                return None
-            seg.add(s)
-        return _atoms(expr.expr.path, eq, seg) or None
-    if isinstance(expr, ast.Comparison):
-        if expr.op != "==":
-            return None
-        fs = _field_and_string(expr.left, expr.right)
-        return None if fs is None else ((fs[0], "eq", frozenset((fs[1].lower(),))),)
-    if isinstance(expr, ast.InSet):
-        if expr.negated or not isinstance(expr.expr, ast.Field) or not expr.values:
-            return None
-        values = [_string_literal(v) for v in expr.values]
-        if any(v is None for v in values):
-            return None
-        return ((expr.expr.path, "eq", frozenset(v.lower() for v in values)),)
-    if isinstance(expr, ast.And):
-        best = None
-        for operand in expr.operands:
-            r = requirement(operand)
-            if r is not None and (best is None or _score(r) < _score(best)):
-                best = r
-        return best
-    if isinstance(expr, ast.Or):
-        merged: dict[tuple[tuple[str, ...], str], set[str]] = {}
-        for operand in expr.operands:
-            r = requirement(operand)
-            if r is None:
-                return None
-            for path, mode, values in r:
-                merged.setdefault((path, mode), set()).update(values)
-        return tuple((p, m, frozenset(v)) for (p, m), v in merged.items())
-    return None
-
-
-def _filters(statement: ast.Statement) -> list[ast.EventFilter]:
-    q = statement.query
-    if isinstance(q, ast.EventQuery):
-        return [q.filter]
-    terms = list(q.terms)
-    if isinstance(q, ast.Sequence) and q.until is not None:
-        terms.append(q.until)
-    return [t.filter for t in terms]
+def _fields_of(node) -> set[tuple[str, ...]]:
+    return {n.path for n in ast.walk(node) if isinstance(n, ast.Field)}
 
 
 def _truth(v) -> bool:
@@ -253,19 +113,6 @@ def _truth(v) -> bool:
     if type(v) is list:
         return any(x is True for x in fn.flat(v))
     return False
-
-
-def _is_exclusion(node) -> bool:
-    """An ``and`` operand that excludes a few cases: a negation, ``!=`` or ``not in``."""
-    return (
-        isinstance(node, ast.Not)
-        or (isinstance(node, ast.Comparison) and node.op == "!=")
-        or (isinstance(node, ast.InSet) and node.negated)
-    )
-
-
-def _fields_of(node) -> set[tuple[str, ...]]:
-    return {n.path for n in ast.walk(node) if isinstance(n, ast.Field)}
 
 
 def fetch(e: dict, head: str, get, marks: list, values: list):
@@ -426,37 +273,99 @@ class _Operands:
 
 @dataclass(frozen=True)
 class _Route:
-    """One filter's entry in the index: its rule slot, category, atoms and predicate."""
+    """One filter's entry in the index (an ``any`` filter may have one per implied category).
+
+    ``term`` is the filter's position among its sequence's filters in the order of
+    ``_SequenceMatcher.all_preds`` (missing terms, positive terms, ``until``), else -1: a
+    search records which filters each kept event satisfies, so the sequence matcher does not
+    evaluate them again. ``insensitive``: ``category`` is lowercased and admits any spelling.
+    """
 
     slot: int
+    filter_no: int
+    term: int
     category: str | None
+    insensitive: bool
     atoms: tuple[Atom, ...] | None
     operands: tuple[int, ...]
 
 
+_MODES = {"eq": 0, "seg": 1, "pre": 2, "num": 3, "bool": 4, "sub": 5, "any": 6}
+_EQ, _SEG, _PRE, _NUM, _BOOL, _SUB, _ANY = range(7)
+
+
+def _hits(mode: int, width: int, v, index: dict, every: tuple):
+    """The routes of one field index that a value (not None) may satisfy: see ``Atom``
+    (``width``: the length of the prefixes of a "pre" index)."""
+    if mode == _ANY:
+        return every
+    found: set[int] = set()
+    for x in v if type(v) is list else (v,):
+        t = type(x)
+        if t is str:
+            if mode == _EQ:
+                found.update(index.get(x.lower(), ()))
+            elif mode == _SUB:
+                lx = x.lower()
+                for key, ids in index.items():
+                    if key in lx:
+                        found.update(ids)
+            elif mode == _SEG:
+                for part in x.lower().split("\\"):
+                    if part in index:
+                        found.update(index[part])
+            elif mode == _PRE:
+                found.update(index.get(x.lower()[:width], ()))
+            elif mode == _NUM:
+                n = fn.to_number(x)
+                if n is not None:
+                    found.update(index.get(n, ()))
+            elif x == "true" or x == "false":
+                found.update(index.get(x == "true", ()))
+        elif x is None:
+            continue
+        elif t is list:
+            return every  # nested arrays: the engine flattens them; not worth it here
+        elif mode == _NUM:
+            if t is int or t is float:
+                found.update(index.get(x, ()))
+        elif mode == _BOOL:
+            if t is bool:
+                found.update(index.get(x, ()))
+        else:
+            return every  # a number or boolean where text is expected: it may render as a key
+    return found
+
+
 class _Plan:
-    """The merged index for one combination of event categories (routes by number)."""
+    """The merged index for one combination of event categories (routes by number).
+
+    ``fields``: per indexed field and mode (and prefix length), ``(slot, head, getter, mode,
+    width, index, every)``: the field's value slot and getter (see :class:`_Operands`), the
+    index from key to route ids, and every route id of the index.
+    """
 
     __slots__ = ("always", "fields")
 
     def __init__(self, routes: dict[int, _Route], operands: _Operands):
         always: list[int] = []
-        by_field: dict[tuple[tuple[str, ...], str], dict[str, set[int]]] = {}
+        by_field: dict[tuple, dict[object, set[int]]] = {}
         for i, r in routes.items():
             if r.atoms is None:
                 always.append(i)
                 continue
             for path, mode, values in r.atoms:
-                index = by_field.setdefault((path, mode), {})
                 for v in values:
-                    index.setdefault(v, set()).add(i)
+                    width = len(v) if mode == "pre" else 0
+                    by_field.setdefault((path, mode, width), {}).setdefault(v, set()).add(i)
         self.always = tuple(sorted(always))
         fields = []
-        for (path, mode), index in by_field.items():
+        for (path, mode, width), index in sorted(by_field.items(), key=lambda kv: kv[0][0]):
             frozen = {v: tuple(sorted(s)) for v, s in index.items()}
             every = tuple(sorted({i for ids in frozen.values() for i in ids}))
             j = operands.slot(path)
-            fields.append((j, operands.heads[j], operands.getters[j], mode == "seg", frozen, every))
+            head, get = operands.heads[j], operands.getters[j]
+            fields.append((j, head, get, _MODES[mode], width, frozen, every))
         self.fields = tuple(fields)
 
 
@@ -473,43 +382,79 @@ class RuleSet:
         self.queries = dict(queries)
         self.errors = dict(errors or {})
         self.rule_ids = list(self.queries)
-        self._category = field_getter(tuple(category_field.split(".")))
+        category_path = tuple(category_field.split("."))
+        self._category = field_getter(category_path)
         self.routes: list[_Route] = []
         self._operands = _Operands()
+        self._n_terms: list[int] = []  # per rule slot: its number of filters (0: no sequence)
         for slot, rule_id in enumerate(self.rule_ids):
-            for f in _filters(self.queries[rule_id].statement):
+            statement = self.queries[rule_id].statement
+            terms = _term_positions(statement.query)
+            self._n_terms.append(len(terms) if isinstance(statement.query, ast.Sequence) else 0)
+            for filter_no, f in enumerate(filters(statement)):
                 c = f.condition
                 parts = c.operands if isinstance(c, ast.And) else (c,)
                 # exclusions (``not ...``, ``!=``, ``not in``) hold for nearly every event:
                 # evaluated last, they are skipped whenever another operand already fails (the
                 # operands are pure, so the order cannot change the conjunction)
-                parts = sorted(parts, key=_is_exclusion)
+                parts = sorted(parts, key=is_exclusion)
                 ops = tuple(self._operands.add(p) for p in parts)
-                self.routes.append(_Route(slot, f.category, requirement(c), ops))
-        # per route: its position among its sequence's filters in the order of
-        # ``_SequenceMatcher.all_preds`` (missing terms, positive terms, until), else -1; a
-        # search records which filters each kept event satisfies, so the sequence matcher
-        # does not evaluate them again
-        self._term_pos: list[int] = []
-        self._n_terms: list[int] = []  # per rule slot: its number of filters (0: no sequence)
-        for rule_id in self.rule_ids:
+                term = terms[filter_no] if self._n_terms[slot] else -1
+                implied = implied_categories(c, category_path) if f.category is None else None
+                if implied is None:
+                    self.routes.append(
+                        _Route(slot, filter_no, term, f.category, False, requirement(c), ops)
+                    )
+                    continue
+                # an ``any`` filter that names its categories is indexed under each of them,
+                # keyed by what its own branch for that category requires
+                cats, insensitive = implied
+                for cat in sorted(cats):
+                    atoms = requirement(specialise(c, cat, category_path, insensitive))
+                    self.routes.append(_Route(slot, filter_no, term, cat, insensitive, atoms, ops))
+        self._deferred = self._choose_deferred()
+        deferred = {i for routes in self._deferred.values() for i in routes}
+        # (category, case-insensitive?) -> route ids; category None: every event
+        self._by_category: dict[tuple, list[int]] = {}
+        self._by_category_eager: dict[tuple, list[int]] = {}
+        for i, r in enumerate(self.routes):
+            key = (r.category, r.insensitive)
+            self._by_category.setdefault(key, []).append(i)
+            if i not in deferred:
+                self._by_category_eager.setdefault(key, []).append(i)
+        self._plans: dict[tuple, _Plan] = {}
+        self._plans_eager: dict[tuple, _Plan] = {}
+
+    def _choose_deferred(self) -> dict[int, list[int]]:
+        """Rule slot -> the routes of that sequence which ``search`` evaluates after its pass.
+
+        A sequence completes only when every positive term matches events of one join key. Its
+        most selective positive term (the *anchor*) is evaluated during the pass like any
+        filter; the other terms that would run on many events of their category (keyed on
+        common or broad values only, or not keyed) wait until the pass is over, and are then evaluated
+        only if every eagerly evaluated positive term has matched, and only on the events
+        whose join key those terms produced (:meth:`_run_deferred`). A filter is deferred as a
+        whole (all its routes) or not at all.
+        """
+        by_filter: dict[tuple[int, int], list[int]] = {}
+        for i, r in enumerate(self.routes):
+            by_filter.setdefault((r.slot, r.filter_no), []).append(i)
+        deferred: dict[int, list[int]] = {}
+        for slot, rule_id in enumerate(self.rule_ids):
             q = self.queries[rule_id].statement.query
             if not isinstance(q, ast.Sequence):
-                self._n_terms.append(0)
-                self._term_pos.extend([-1] * len(_filters(self.queries[rule_id].statement)))
                 continue
-            missing = [i for i, t in enumerate(q.terms) if t.missing]
-            positive = [i for i, t in enumerate(q.terms) if not t.missing]
-            order = {t: k for k, t in enumerate(missing + positive)}
-            pos = [order[i] for i in range(len(q.terms))]
-            if q.until is not None:
-                pos.append(len(q.terms))
-            self._term_pos.extend(pos)
-            self._n_terms.append(len(pos))
-        self._by_category: dict[str | None, list[int]] = {}
-        for i, r in enumerate(self.routes):
-            self._by_category.setdefault(r.category, []).append(i)
-        self._plans: dict[tuple, _Plan] = {}
+            n_missing = sum(1 for t in q.terms if t.missing)
+            mine = {f: ids for (s, f), ids in by_filter.items() if s == slot}
+            cost = {f: max(score(self.routes[i].atoms) for i in ids) for f, ids in mine.items()}
+            positive = [
+                f for f, ids in mine.items() if n_missing <= self.routes[ids[0]].term < len(q.terms)
+            ]
+            anchor = min(positive, key=lambda f: (cost[f], f))
+            later = [i for f, ids in mine.items() if f != anchor and cost[f] >= COMMON for i in ids]
+            if later:
+                deferred[slot] = later
+        return deferred
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -521,13 +466,17 @@ class RuleSet:
             out[self.rule_ids[r.slot]].append((r.category, r.atoms))
         return out
 
-    def _plan(self, cats: tuple) -> _Plan:
-        plan = self._plans.get(cats)
+    def _plan(self, cats: tuple, eager: bool = False) -> _Plan:
+        plans = self._plans_eager if eager else self._plans
+        plan = plans.get(cats)
         if plan is None:
-            ids = list(self._by_category.get(None, ()))
+            by_category = self._by_category_eager if eager else self._by_category
+            ids = list(by_category.get((None, False), ()))
             for c in dict.fromkeys(cats):
-                ids.extend(self._by_category.get(c, ()))
-            plan = self._plans[cats] = _Plan({i: self.routes[i] for i in ids}, self._operands)
+                ids.extend(by_category.get((c, False), ()))
+                ids.extend(by_category.get((c.lower(), True), ()))
+            routes = {i: self.routes[i] for i in dict.fromkeys(ids)}
+            plan = plans[cats] = _Plan(routes, self._operands)
         return plan
 
     def prefiltered(self, events: Iterable[dict]) -> list[list[dict]]:
@@ -539,11 +488,20 @@ class RuleSet:
         with _gc_paused():
             return self._prefiltered(events, None)
 
-    def _prefiltered(self, events: Iterable[dict], flags: list | None) -> list[list[dict]]:
+    def _prefiltered(
+        self, events: Iterable[dict], flags: list | None, deferring: _Deferring | None = None
+    ) -> list[list[dict]]:
         """``prefiltered``; with ``flags`` (a list with one empty list per rule slot), also
-        records for each event a sequence rule keeps the truth of each of its filters."""
+        records for each event a sequence rule keeps the truth of each of its filters. With
+        ``deferring``, the deferred routes are left out and ``deferring`` records what
+        :meth:`_run_deferred` needs: each kept sequence event's position in ``events``, and
+        the positions of the events of each category."""
         lists: list[list[dict]] = [[] for _ in self.rule_ids]
-        term_pos = self._term_pos if flags is not None else [-1] * len(self.routes)
+        eager = deferring is not None
+        kept_at = deferring.kept_at if eager else None
+        of_category = deferring.of_category if eager else None
+        pos = -1
+        term_pos = [r.term if flags is not None else -1 for r in self.routes]
         n_terms = self._n_terms
         route_ops = [r.operands for r in self.routes]
         slots = [r.slot for r in self.routes]
@@ -558,7 +516,7 @@ class RuleSet:
         fvalues: list[object] = []
         n_slots = self._operands.getters
         get_category = self._category
-        plans = self._plans
+        plans = self._plans_eager if eager else self._plans
         plan_for = self._plan
 
         def check(i, e):
@@ -581,10 +539,13 @@ class RuleSet:
                     f = [False] * n_terms[slot]
                     f[p] = True
                     flags[slot].append(f)
+                    if eager:
+                        kept_at[slot].append(pos)
             elif p >= 0:
                 flags[slot][-1][p] = True
 
         for e in events:
+            pos += 1
             if type(e) is not dict:
                 continue
             c = get_category(e)
@@ -594,14 +555,19 @@ class RuleSet:
                 key = tuple(x for x in c if type(x) is str)
             else:
                 key = ()
-            plan = plans.get(key) or plan_for(key)
+            if eager:
+                at = of_category.get(key)
+                if at is None:
+                    at = of_category[key] = []
+                at.append(pos)
+            plan = plans.get(key) or plan_for(key, eager)
             if len(fmarks) < len(n_slots):
                 grow = len(n_slots) - len(fmarks)
                 fmarks.extend([None] * grow)
                 fvalues.extend([None] * grow)
             for i in plan.always:
                 check(i, e)
-            for j, head, get, by_segment, index, every in plan.fields:
+            for j, head, get, mode, width, index, every in plan.fields:
                 if fmarks[j] is e:
                     v = fvalues[j]
                 else:
@@ -615,26 +581,14 @@ class RuleSet:
                     fvalues[j] = v
                 if v is None:
                     continue
-                if type(v) is str and not by_segment:
+                if mode == 0 and type(v) is str:  # "eq" on a plain string: the common case
                     hits = index.get(v.lower())
                     if hits is None:
                         continue
                 else:
-                    found: set[int] = set()
-                    for x in v if type(v) is list else (v,):
-                        if type(x) is str:
-                            if by_segment:
-                                for part in x.lower().split("\\"):
-                                    if part in index:
-                                        found.update(index[part])
-                            else:
-                                found.update(index.get(x.lower(), ()))
-                        elif x is not None:
-                            found = set(every)
-                            break
-                    if not found:
+                    hits = _hits(mode, width, v, index, every)
+                    if not hits:
                         continue
-                    hits = found
                 for i in hits:
                     if seen[i] is not e:
                         seen[i] = e
@@ -645,8 +599,15 @@ class RuleSet:
         """``(rule_id, match)`` for every match of every rule, rule by rule in insertion order,
         each rule's matches in the order and within the limits of ``Query.search``."""
         flags: list[list] = [[] for _ in self.rule_ids]
+        # Deferring needs to come back to the events after the pass: only for a list (an
+        # iterator's events would all have to be kept alive for it).
+        deferring = (
+            _Deferring(len(self.rule_ids)) if self._deferred and type(events) is list else None
+        )
         with _gc_paused():
-            lists = self._prefiltered(events, flags)
+            lists = self._prefiltered(events, flags, deferring)
+            if deferring is not None:
+                self._run_deferred(events, lists, flags, deferring)
         for slot, rule_id in enumerate(self.rule_ids):
             if lists[slot]:
                 query = self.queries[rule_id]
@@ -657,6 +618,105 @@ class RuleSet:
                         found = query.search(lists[slot])
                 for match in found:
                     yield rule_id, match
+
+    def _run_deferred(self, events: list, lists: list, flags: list, deferring: _Deferring):
+        """Complete ``lists`` and ``flags`` of the sequences whose routes were deferred, so
+        that they hold exactly what a pass over every route would have kept.
+
+        An event of a deferred term can only matter to a sequence of its join key, and a
+        sequence completes only if every positive term matches an event of that key. So when
+        an eagerly evaluated positive term matched nothing, the sequence has no result (its
+        lists are emptied); otherwise a deferred term is evaluated only on the events of its
+        category whose join key every eagerly evaluated positive term produced. The others
+        cannot change the result: the sequence matcher's state is per join key, and ``until``
+        and missing-event terms only act on the sequences of their own key.
+        """
+        for slot, routes in self._deferred.items():
+            kept, rows = lists[slot], flags[slot]
+            if not kept:
+                continue
+            terms = _flag_terms(self.queries[self.rule_ids[slot]])
+            deferred_pos = {self.routes[i].term for i in routes}
+            eager_positive = [p for p, (_pred, _ks, positive) in enumerate(terms)
+                              if positive and p not in deferred_pos]  # fmt: skip
+            keys = None
+            for p in eager_positive:
+                keyspec = terms[p][1]
+                found = set()
+                for e, row in zip(kept, rows, strict=True):
+                    if row[p]:
+                        found.update(keyspec.combos(e))
+                keys = found if keys is None else keys & found
+                if not keys:
+                    break
+            if not keys:
+                lists[slot], flags[slot] = [], []
+                continue
+            by_pos = dict(zip(deferring.kept_at[slot], zip(kept, rows, strict=True), strict=True))
+            n = len(terms)
+            for i in routes:
+                p = self.routes[i].term
+                pred, keyspec, _positive = terms[p]
+                for at in deferring.positions(self.routes[i].category):
+                    e = events[at]
+                    for key in keyspec.combos(e):
+                        if key in keys:
+                            break
+                    else:
+                        continue
+                    if not pred(e):
+                        continue
+                    entry = by_pos.get(at)
+                    if entry is None:
+                        entry = by_pos[at] = (e, [False] * n)
+                    entry[1][p] = True
+            ordered = sorted(by_pos.items())
+            lists[slot] = [e for _at, (e, _row) in ordered]
+            flags[slot] = [row for _at, (_e, row) in ordered]
+
+
+class _Deferring:
+    """What a deferring pass records for :meth:`RuleSet._run_deferred`."""
+
+    __slots__ = ("kept_at", "of_category")
+
+    def __init__(self, n_rules: int):
+        self.kept_at: list[list[int]] = [[] for _ in range(n_rules)]
+        self.of_category: dict[tuple, list[int]] = {}
+
+    def positions(self, category: str | None) -> list[int]:
+        """Positions of the events of ``category`` (every event for ``None``), in order."""
+        if category is None:
+            lists = list(self.of_category.values())
+        else:
+            lists = [at for cats, at in self.of_category.items() if category in cats]
+        if len(lists) == 1:
+            return lists[0]
+        return sorted(at for lst in lists for at in lst)
+
+
+def _term_positions(q) -> list[int]:
+    """Per filter of a query (terms, then ``until``), its position in flag order: missing
+    terms, positive terms, then ``until`` (``_SequenceMatcher.all_preds``)."""
+    if not isinstance(q, ast.Sequence):
+        return []
+    missing = [i for i, t in enumerate(q.terms) if t.missing]
+    positive = [i for i, t in enumerate(q.terms) if not t.missing]
+    order = {t: k for k, t in enumerate(missing + positive)}
+    pos = [order[i] for i in range(len(q.terms))]
+    if q.until is not None:
+        pos.append(len(q.terms))
+    return pos
+
+
+def _flag_terms(query) -> list[tuple]:
+    """``(predicate, key spec, positive?)`` of a sequence's filters, in flag order (missing
+    terms, positive terms, ``until``), as its matcher evaluates them."""
+    out = [(pred, keyspec, False) for _i, pred, keyspec in query._missing]
+    out += [(pred, keyspec, True) for _i, pred, keyspec in query._positive]
+    if query._until is not None:
+        out.append((query._until[0], query._until[1], False))
+    return out
 
 
 def compile_many(texts: dict[str, str], *, on_error: str = "raise", **options) -> RuleSet:

@@ -224,7 +224,7 @@ def test_prefilter_indexes_literals_lowercased_and_skips_what_it_cannot_index():
         ((_cat, a),) = described[rid]
         if a is None:
             return None
-        return {".".join(p) + ("" if m == "eq" else "/seg"): set(v) for p, m, v in a}
+        return {".".join(p) + ("" if m == "eq" else "/" + m): set(v) for p, m, v in a}
 
     assert atoms("colon-insensitive") == {"process.name": {"cmd.exe"}}
     assert atoms("eq-sensitive-upper") == {"process.name": {"cmd.exe"}}
@@ -234,8 +234,16 @@ def test_prefilter_indexes_literals_lowercased_and_skips_what_it_cannot_index():
         "process.pe.original_file_name": {"cmd.exe"},
     }
     assert atoms("and-or") == {"process.name": {"cmd.exe"}, "process.args": {"-enc"}}
-    for unindexable in ("not", "not-eq", "not-in", "wildcard", "regex", "or-mixed", "null",
-                        "number-eq", "function", "true"):  # fmt: skip
+    assert atoms("wildcard") == {"process.name/pre": {"cmd"}}
+    assert atoms("or-mixed") == {"process.name": {"x.exe"}, "process.name/pre": {"cmd"}}
+    assert atoms("number-eq") == {"process.name/num": {17}}
+    assert atoms("string-eq-number") == {"process.name": {"17"}}
+    # a regex's literal head, a function's literal prefix; ``!=`` needs the field present
+    assert atoms("regex") == {"process.name/pre": {"cmd.e"}}
+    assert atoms("function") == {"process.name/pre": {"cmd"}}
+    assert atoms("not-eq") == {"process.name/any": {True}}
+    assert atoms("not-null") == {"process.name/any": {True}}
+    for unindexable in ("not", "not-in", "null", "true"):
         assert atoms(unindexable) is None, unindexable
     assert [c for c, _a in described["sequence-until"]] == ["process"] * 3
 
@@ -255,14 +263,16 @@ def test_requirement_keys_wildcard_paths_by_a_whole_segment():
         'and process.executable : "?:\\\\Windows\\\\Temp\\\\*.exe"'
     )
     atoms = requirement(q.query.filter.condition)
-    assert atoms == ((("registry", "path"), "eq", frozenset({"hklm\\x"})),
-                     (("registry", "path"), "seg", frozenset({"portproxy"})))  # fmt: skip
+    assert set(atoms) == {(("registry", "path"), "eq", frozenset({"hklm\\x"})),
+                          (("registry", "path"), "seg", frozenset({"portproxy"}))}  # fmt: skip
     q = eql.parse('process where process.executable : "?:\\\\PerfLogs\\\\*.exe"')
     assert requirement(q.query.filter.condition) == (
         (("process", "executable"), "seg", frozenset({"perflogs"})),
     )
     q = eql.parse('process where process.command_line : "*eval(*"')
-    assert requirement(q.query.filter.condition) is None
+    assert requirement(q.query.filter.condition) == (
+        (("process", "command_line"), "sub", frozenset({"eval("})),
+    )
 
 
 # ---- random events against the edge-case queries --------------------------------------------
