@@ -425,6 +425,10 @@ def _negate(node: ast.Negate):
 def _function(node: ast.FunctionCall):
     impl = fn.FUNCTION_IMPLS[node.name]
     args = tuple(compile_expr(a) for a in node.args)
+    if node.name == "cidrMatch" and all(isinstance(a, ast.Literal) for a in node.args[1:]):
+        match = fn.cidr_matcher([a.value for a in node.args[1:]])  # networks parsed once
+        a0 = args[0]
+        return lambda e: match(a0(e))
     if node.case_insensitive or node.name in fn.INSENSITIVE_CAPABLE:
         ins = node.case_insensitive
         if node.name == "between":

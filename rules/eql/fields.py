@@ -107,12 +107,33 @@ def field_getter(path: tuple[str, ...]):
 
     def getn(e):
         cur = e
+        walked = 0
         for p in parts:
             if type(cur) is not dict:
+                break
+            nxt = cur.get(p, _MISSING)
+            if nxt is _MISSING:
+                break
+            cur = nxt
+            walked += 1
+        else:
+            return cur
+        if type(cur) is list:
+            return slow(e)
+        # The nested path stops here: only a dotted key in one of the objects on the way
+        # ({"process.parent": ...}, {"Ext.real": ...}) could still spell it.
+        d = e
+        for p in parts[:walked]:
+            if _dotted(d):
                 return slow(e)
-            cur = cur.get(p, _MISSING)
-            if cur is _MISSING:
-                return slow(e)
-        return cur
+            d = d[p]
+        return slow(e) if type(d) is dict and _dotted(d) else None
 
     return getn
+
+
+def _dotted(d: dict) -> bool:
+    try:
+        return "." in "".join(d)
+    except TypeError:  # a key that is not a string
+        return True

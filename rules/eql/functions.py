@@ -360,6 +360,35 @@ def f_cidr_match(ip, *cidrs):
     return False
 
 
+def cidr_matcher(cidrs):
+    """``cidrMatch(ip, *cidrs)`` for constant ``cidrs``, parsed once: ``match(ip)``."""
+    nets: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+    for c in cidrs:
+        for x in flat(c):
+            try:
+                n = ipaddress.ip_network(str(x), strict=False)
+            except ValueError:
+                continue
+            nets[n.version].append((int(n.network_address), int(n.netmask)))
+
+    def match(ip):
+        vals = flat(ip)
+        if not vals:
+            return None
+        for v in vals:
+            try:
+                addr = ipaddress.ip_address(str(v))
+            except ValueError:
+                continue
+            a = int(addr)
+            for net, mask in nets[addr.version]:
+                if a & mask == net:
+                    return True
+        return False
+
+    return match
+
+
 def f_concat(*vals):
     out = []
     for v in vals:

@@ -152,11 +152,30 @@ def score(atoms: tuple[Atom, ...] | None) -> int:
         elif mode == "sub":
             total += sum(100 if _weak_substring(v) else 4 for v in values)
         elif mode == "any":
-            total += _EXISTS
+            total += BROAD if ".".join(path) in _CORE_FIELDS else _EXISTS
+        elif mode == "bool":
+            # a flag is true for most events (signed, trusted, exists) and false for some
+            total += sum(BROAD if v else COMMON for v in values)
         else:
             total += len(values)
     return total
 
+
+# Fields that nearly every event of their category carries: "present" keys nothing there.
+_CORE_FIELDS = frozenset(
+    {
+        "@timestamp", "process.pid", "process.name", "process.executable", "process.entity_id",
+        "process.command_line", "process.args", "process.args_count", "process.parent.pid",
+        "process.parent.name", "process.parent.executable", "process.parent.entity_id",
+        "process.parent.command_line", "process.parent.args", "user.id", "user.name",
+        "user.domain", "host.id", "host.name", "host.os.type", "event.type", "event.action",
+        "event.category", "event.code", "event.kind", "event.outcome", "file.path", "file.name",
+        "file.extension", "registry.path", "registry.key", "registry.value", "registry.hive",
+        "dll.path", "dll.name", "source.ip", "source.port", "destination.ip", "destination.port",
+        "network.direction", "network.transport", "network.protocol", "dns.question.name",
+        "winlog.event_id", "winlog.channel", "winlog.computer_name",
+    }
+)  # fmt: skip
 
 BROAD = 1000  # a score at or above this: the filter runs on most events of its category
 COMMON = 100  # a score at or above this: the filter runs on many events of its category

@@ -42,15 +42,14 @@ import contextlib
 import gc
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from . import ast
-from . import functions as fn
-from .compiler import compile_expr
 from .errors import EqlError
 from .fields import field_getter
+from .index import Plan, Route
+from .operands import Operands
 from .prefilter import (
-    COMMON,
+    BROAD,
     Atom,
     filters,
     implied_categories,
@@ -102,273 +101,6 @@ class RuleSetError(EqlError):
         self.rule_id = first_id
 
 
-def _fields_of(node) -> set[tuple[str, ...]]:
-    return {n.path for n in ast.walk(node) if isinstance(n, ast.Field)}
-
-
-def _truth(v) -> bool:
-    """True when the engine's ``and`` would treat ``v`` as true (``where`` keeps only true)."""
-    if v is True:
-        return True
-    if type(v) is list:
-        return any(x is True for x in fn.flat(v))
-    return False
-
-
-def fetch(e: dict, head: str, get, marks: list, values: list):
-    """``get(e)``, skipping the engine's general resolution when the field is plainly absent:
-    its first segment is not a top-level key and no top-level key is dotted (then no nested
-    or dotted spelling of the path can exist). Slot 0 of ``marks``/``values`` remembers, per
-    event, whether the event has a dotted top-level key."""
-    if head in e:
-        return get(e)
-    if marks[0] is not e:
-        marks[0] = e
-        values[0] = any("." in k for k in e)
-    return get(e) if values[0] else None
-
-
-_MEMO_FIELDS = 4  # conditions reading up to this many fields are memoised by their values
-_CACHE_MAX = 8192  # distinct values remembered per condition before the memo starts over
-_CACHE_PROBE = 4096  # lookups after which a memo that rarely hits is switched off
-
-
-class _Operands:
-    """The distinct conditions (``and`` operands) of all filters, each compiled once.
-
-    ``evals[k](event, marks, values)`` tells whether condition ``k`` is true for the event.
-    ``marks``/``values`` are the caller's per-search memo of field values (slot ``j`` holds
-    field ``j``'s value for the event ``marks[j]``), so a field read by many conditions is
-    resolved once per event. A condition that reads at most ``_MEMO_FIELDS`` fields is a pure
-    function of their values, so its result is also memoised by those values (None, strings
-    and tuples of strings only, so that ``1``, ``1.0`` and ``True`` never share an entry); a
-    memo that rarely hits turns itself off. Everything shared between searches is either immutable or a memo of a
-    deterministic result, so concurrent searches stay correct.
-    """
-
-    def __init__(self):
-        self.ids: dict[str, int] = {}
-        self.evals: list = []
-        # field slots; slot 0 is reserved: "does the event have a dotted top-level key?"
-        self.paths: dict[tuple[str, ...], int] = {}
-        self.getters: list = [None]
-        self.heads: list = [None]
-
-    def slot(self, path: tuple[str, ...]) -> int:
-        j = self.paths.get(path)
-        if j is None:
-            j = self.paths[path] = len(self.getters)
-            self.getters.append(field_getter(path))
-            self.heads.append(path[0])
-        return j
-
-    def add(self, node) -> int:
-        # repr, not the node: nodes compare by value and Literal(1) == Literal(True) == Literal(1.0)
-        ident = repr(node)
-        k = self.ids.get(ident)
-        if k is None:
-            k = self.ids[ident] = len(self.evals)
-            fields = sorted(_fields_of(node))
-            slots = tuple(self.slot(p) for p in fields) if 1 <= len(fields) <= _MEMO_FIELDS else ()
-            self.evals.append(self._lazy(k, node, slots))
-        return k
-
-    def _lazy(self, k: int, node, slots):
-        """Compile on first use: a rule set that is only checked never pays for it."""
-        evals = self.evals
-
-        def first_call(e, marks, values):
-            evals[k] = self._compile(node, slots)
-            return evals[k](e, marks, values)
-
-        return first_call
-
-    def _compile(self, node, slots):
-        f = compile_expr(node)
-        if not slots:
-            return lambda e, _marks, _values: _truth(f(e))
-        fetchers = tuple((j, self.heads[j], self.getters[j]) for j in slots)
-        cache: dict = {}
-        # lookups and hits until the probe decides whether the memo pays; then it stays on
-        # (counting stops) or switches off (the condition is simply evaluated)
-        state = [0, 0, True]
-
-        def remember(key, e):
-            r = _truth(f(e))
-            if len(cache) >= _CACHE_MAX:
-                cache.clear()
-            cache[key] = r
-            return r
-
-        def probe(hit: bool) -> None:
-            state[0] += 1
-            state[1] += hit
-            if state[0] >= _CACHE_PROBE:
-                state[2] = state[1] * 4 >= state[0]
-                state[0] = -(2**62)  # decided: never probe again
-                if not state[2]:
-                    cache.clear()
-
-        if len(fetchers) == 1:
-            ((j, head, get),) = fetchers
-
-            def memo1(e, marks, values):
-                if not state[2]:
-                    return _truth(f(e))
-                if marks[j] is e:
-                    v = values[j]
-                else:
-                    if head in e:
-                        v = get(e)
-                    elif marks[0] is e:
-                        v = get(e) if values[0] else None
-                    else:
-                        v = fetch(e, head, get, marks, values)
-                    marks[j] = e
-                    values[j] = v
-                if type(v) is list:
-                    for x in v:
-                        if type(x) is not str:
-                            return _truth(f(e))
-                    v = tuple(v)
-                elif v is not None and type(v) is not str:
-                    return _truth(f(e))
-                r = cache.get(v)
-                if state[0] >= 0:
-                    probe(r is not None)
-                return remember(v, e) if r is None else r
-
-            return memo1
-
-        def memo(e, marks, values):
-            if not state[2]:
-                return _truth(f(e))
-            parts = []
-            for j, head, get in fetchers:
-                if marks[j] is e:
-                    v = values[j]
-                else:
-                    if head in e:
-                        v = get(e)
-                    elif marks[0] is e:
-                        v = get(e) if values[0] else None
-                    else:
-                        v = fetch(e, head, get, marks, values)
-                    marks[j] = e
-                    values[j] = v
-                if v is None or type(v) is str:
-                    parts.append(v)
-                elif type(v) is list and all(type(x) is str for x in v):
-                    parts.append(tuple(v))
-                else:
-                    return _truth(f(e))
-            key = tuple(parts)
-            r = cache.get(key)
-            if state[0] >= 0:
-                probe(r is not None)
-            return remember(key, e) if r is None else r
-
-        return memo
-
-
-@dataclass(frozen=True)
-class _Route:
-    """One filter's entry in the index (an ``any`` filter may have one per implied category).
-
-    ``term`` is the filter's position among its sequence's filters in the order of
-    ``_SequenceMatcher.all_preds`` (missing terms, positive terms, ``until``), else -1: a
-    search records which filters each kept event satisfies, so the sequence matcher does not
-    evaluate them again. ``insensitive``: ``category`` is lowercased and admits any spelling.
-    """
-
-    slot: int
-    filter_no: int
-    term: int
-    category: str | None
-    insensitive: bool
-    atoms: tuple[Atom, ...] | None
-    operands: tuple[int, ...]
-
-
-_MODES = {"eq": 0, "seg": 1, "pre": 2, "num": 3, "bool": 4, "sub": 5, "any": 6}
-_EQ, _SEG, _PRE, _NUM, _BOOL, _SUB, _ANY = range(7)
-
-
-def _hits(mode: int, width: int, v, index: dict, every: tuple):
-    """The routes of one field index that a value (not None) may satisfy: see ``Atom``
-    (``width``: the length of the prefixes of a "pre" index)."""
-    if mode == _ANY:
-        return every
-    found: set[int] = set()
-    for x in v if type(v) is list else (v,):
-        t = type(x)
-        if t is str:
-            if mode == _EQ:
-                found.update(index.get(x.lower(), ()))
-            elif mode == _SUB:
-                lx = x.lower()
-                for key, ids in index.items():
-                    if key in lx:
-                        found.update(ids)
-            elif mode == _SEG:
-                for part in x.lower().split("\\"):
-                    if part in index:
-                        found.update(index[part])
-            elif mode == _PRE:
-                found.update(index.get(x.lower()[:width], ()))
-            elif mode == _NUM:
-                n = fn.to_number(x)
-                if n is not None:
-                    found.update(index.get(n, ()))
-            elif x == "true" or x == "false":
-                found.update(index.get(x == "true", ()))
-        elif x is None:
-            continue
-        elif t is list:
-            return every  # nested arrays: the engine flattens them; not worth it here
-        elif mode == _NUM:
-            if t is int or t is float:
-                found.update(index.get(x, ()))
-        elif mode == _BOOL:
-            if t is bool:
-                found.update(index.get(x, ()))
-        else:
-            return every  # a number or boolean where text is expected: it may render as a key
-    return found
-
-
-class _Plan:
-    """The merged index for one combination of event categories (routes by number).
-
-    ``fields``: per indexed field and mode (and prefix length), ``(slot, head, getter, mode,
-    width, index, every)``: the field's value slot and getter (see :class:`_Operands`), the
-    index from key to route ids, and every route id of the index.
-    """
-
-    __slots__ = ("always", "fields")
-
-    def __init__(self, routes: dict[int, _Route], operands: _Operands):
-        always: list[int] = []
-        by_field: dict[tuple, dict[object, set[int]]] = {}
-        for i, r in routes.items():
-            if r.atoms is None:
-                always.append(i)
-                continue
-            for path, mode, values in r.atoms:
-                for v in values:
-                    width = len(v) if mode == "pre" else 0
-                    by_field.setdefault((path, mode, width), {}).setdefault(v, set()).add(i)
-        self.always = tuple(sorted(always))
-        fields = []
-        for (path, mode, width), index in sorted(by_field.items(), key=lambda kv: kv[0][0]):
-            frozen = {v: tuple(sorted(s)) for v, s in index.items()}
-            every = tuple(sorted({i for ids in frozen.values() for i in ids}))
-            j = operands.slot(path)
-            head, get = operands.heads[j], operands.getters[j]
-            fields.append((j, head, get, _MODES[mode], width, frozen, every))
-        self.fields = tuple(fields)
-
-
 class RuleSet:
     """Compiled queries evaluated together; see the module docstring for the guarantees."""
 
@@ -384,8 +116,8 @@ class RuleSet:
         self.rule_ids = list(self.queries)
         category_path = tuple(category_field.split("."))
         self._category = field_getter(category_path)
-        self.routes: list[_Route] = []
-        self._operands = _Operands()
+        self.routes: list[Route] = []
+        self._operands = Operands()
         self._n_terms: list[int] = []  # per rule slot: its number of filters (0: no sequence)
         for slot, rule_id in enumerate(self.rule_ids):
             statement = self.queries[rule_id].statement
@@ -403,7 +135,7 @@ class RuleSet:
                 implied = implied_categories(c, category_path) if f.category is None else None
                 if implied is None:
                     self.routes.append(
-                        _Route(slot, filter_no, term, f.category, False, requirement(c), ops)
+                        Route(slot, filter_no, term, f.category, False, requirement(c), ops)
                     )
                     continue
                 # an ``any`` filter that names its categories is indexed under each of them,
@@ -411,7 +143,7 @@ class RuleSet:
                 cats, insensitive = implied
                 for cat in sorted(cats):
                     atoms = requirement(specialise(c, cat, category_path, insensitive))
-                    self.routes.append(_Route(slot, filter_no, term, cat, insensitive, atoms, ops))
+                    self.routes.append(Route(slot, filter_no, term, cat, insensitive, atoms, ops))
         self._deferred = self._choose_deferred()
         deferred = {i for routes in self._deferred.values() for i in routes}
         # (category, case-insensitive?) -> route ids; category None: every event
@@ -422,16 +154,25 @@ class RuleSet:
             self._by_category.setdefault(key, []).append(i)
             if i not in deferred:
                 self._by_category_eager.setdefault(key, []).append(i)
-        self._plans: dict[tuple, _Plan] = {}
-        self._plans_eager: dict[tuple, _Plan] = {}
+        self._plans: dict[tuple, Plan] = {}
+        self._plans_eager: dict[tuple, Plan] = {}
+        # per route, its conditions' generated test, made when the route is first checked
+        self._tests = [self._lazy_test(i) for i in range(len(self.routes))]
+
+    def _lazy_test(self, i: int):
+        def first_call(*args):
+            test = self._tests[i] = self._operands.test(self.routes[i].operands)
+            return test(*args)
+
+        return first_call
 
     def _choose_deferred(self) -> dict[int, list[int]]:
         """Rule slot -> the routes of that sequence which ``search`` evaluates after its pass.
 
         A sequence completes only when every positive term matches events of one join key. Its
         most selective positive term (the *anchor*) is evaluated during the pass like any
-        filter; the other terms that would run on many events of their category (keyed on
-        common or broad values only, or not keyed) wait until the pass is over, and are then evaluated
+        filter; the other terms that would run on most events of their category (keyed on
+        broad values only, or not keyed) wait until the pass is over, and are then evaluated
         only if every eagerly evaluated positive term has matched, and only on the events
         whose join key those terms produced (:meth:`_run_deferred`). A filter is deferred as a
         whole (all its routes) or not at all.
@@ -451,7 +192,7 @@ class RuleSet:
                 f for f, ids in mine.items() if n_missing <= self.routes[ids[0]].term < len(q.terms)
             ]
             anchor = min(positive, key=lambda f: (cost[f], f))
-            later = [i for f, ids in mine.items() if f != anchor and cost[f] >= COMMON for i in ids]
+            later = [i for f, ids in mine.items() if f != anchor and cost[f] >= BROAD for i in ids]
             if later:
                 deferred[slot] = later
         return deferred
@@ -466,7 +207,7 @@ class RuleSet:
             out[self.rule_ids[r.slot]].append((r.category, r.atoms))
         return out
 
-    def _plan(self, cats: tuple, eager: bool = False) -> _Plan:
+    def _plan(self, cats: tuple, eager: bool = False) -> Plan:
         plans = self._plans_eager if eager else self._plans
         plan = plans.get(cats)
         if plan is None:
@@ -476,7 +217,7 @@ class RuleSet:
                 ids.extend(by_category.get((c, False), ()))
                 ids.extend(by_category.get((c.lower(), True), ()))
             routes = {i: self.routes[i] for i in dict.fromkeys(ids)}
-            plan = plans[cats] = _Plan(routes, self._operands)
+            plan = plans[cats] = Plan(routes, self._operands)
         return plan
 
     def prefiltered(self, events: Iterable[dict]) -> list[list[dict]]:
@@ -503,96 +244,63 @@ class RuleSet:
         pos = -1
         term_pos = [r.term if flags is not None else -1 for r in self.routes]
         n_terms = self._n_terms
-        route_ops = [r.operands for r in self.routes]
+        tests = self._tests
         slots = [r.slot for r in self.routes]
         seen: list[object] = [None] * len(self.routes)
-        evals = self._operands.evals
         # per-event memo of each distinct condition: (event it was computed for, result)
-        mark: list[object] = [None] * len(evals)
-        value: list[bool] = [False] * len(evals)
-        # per-event memo of field values, see _Operands; plans made during this search may add
+        mark: list[object] = [None] * len(self._operands)
+        value: list[bool] = [False] * len(self._operands)
+        # per-event memo of field values, see Operands; plans made during this search may add
         # field slots, so the lists are grown when a new plan appears
-        fmarks: list[object] = []
-        fvalues: list[object] = []
+        fmarks: list[object] = [None] * len(self._operands.getters)
+        fvalues: list[object] = [None] * len(self._operands.getters)
         n_slots = self._operands.getters
         get_category = self._category
         plans = self._plans_eager if eager else self._plans
         plan_for = self._plan
-
-        def check(i, e):
-            for k in route_ops[i]:
-                if mark[k] is e:
-                    if not value[k]:
-                        return
-                else:
-                    r = evals[k](e, fmarks, fvalues)
-                    mark[k] = e
-                    value[k] = r
-                    if not r:
-                        return
-            slot = slots[i]
-            lst = lists[slot]
-            p = term_pos[i]
-            if not lst or lst[-1] is not e:
-                lst.append(e)
-                if p >= 0:
-                    f = [False] * n_terms[slot]
-                    f[p] = True
-                    flags[slot].append(f)
-                    if eager:
-                        kept_at[slot].append(pos)
-            elif p >= 0:
-                flags[slot][-1][p] = True
 
         for e in events:
             pos += 1
             if type(e) is not dict:
                 continue
             c = get_category(e)
-            if type(c) is str:
-                key = (c,)
-            elif type(c) is list:
+            t = type(c)
+            key = tuple(c) if t is list else (c,) if t is str else ()
+            try:
+                plan = plans.get(key)  # also filed under keys holding non-strings, see below
+            except TypeError:  # an unhashable category element (an object, a list)
                 key = tuple(x for x in c if type(x) is str)
-            else:
-                key = ()
+                plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = plan_for(tuple(x for x in key if type(x) is str), eager)
+                grow = len(n_slots) - len(fmarks)  # the new plan may read new fields
+                fmarks.extend([None] * grow)
+                fvalues.extend([None] * grow)
             if eager:
                 at = of_category.get(key)
                 if at is None:
                     at = of_category[key] = []
                 at.append(pos)
-            plan = plans.get(key) or plan_for(key, eager)
-            if len(fmarks) < len(n_slots):
-                grow = len(n_slots) - len(fmarks)
-                fmarks.extend([None] * grow)
-                fvalues.extend([None] * grow)
-            for i in plan.always:
-                check(i, e)
-            for j, head, get, mode, width, index, every in plan.fields:
-                if fmarks[j] is e:
-                    v = fvalues[j]
-                else:
-                    if head in e:
-                        v = get(e)
-                    elif fmarks[0] is e:  # the event's "has a dotted key" is known already
-                        v = get(e) if fvalues[0] else None
-                    else:
-                        v = fetch(e, head, get, fmarks, fvalues)
-                    fmarks[j] = e
-                    fvalues[j] = v
-                if v is None:
-                    continue
-                if mode == 0 and type(v) is str:  # "eq" on a plain string: the common case
-                    hits = index.get(v.lower())
-                    if hits is None:
-                        continue
-                else:
-                    hits = _hits(mode, width, v, index, every)
-                    if not hits:
-                        continue
+            for hits in plan.find(e, fmarks, fvalues):
                 for i in hits:
-                    if seen[i] is not e:
-                        seen[i] = e
-                        check(i, e)
+                    if seen[i] is e:
+                        continue
+                    seen[i] = e
+                    if not tests[i](e, fmarks, fvalues, mark, value):
+                        continue
+                    slot = slots[i]
+                    lst = lists[slot]
+                    p = term_pos[i]
+                    if not lst or lst[-1] is not e:
+                        lst.append(e)
+                        if p >= 0:
+                            f = [False] * n_terms[slot]
+                            f[p] = True
+                            flags[slot].append(f)
+                            if eager:
+                                kept_at[slot].append(pos)
+                    elif p >= 0:
+                        flags[slot][-1][p] = True
         return lists
 
     def search(self, events: Iterable[dict]) -> Iterator[tuple[str, object]]:
@@ -654,17 +362,19 @@ class RuleSet:
                 continue
             by_pos = dict(zip(deferring.kept_at[slot], zip(kept, rows, strict=True), strict=True))
             n = len(terms)
+            # per key component, the values the keys hold there: a scalar outside them rules
+            # an event out before its whole key is worked out (the last components, a term's
+            # own keys such as a process id, are the most telling: they are read first)
+            width = len(next(iter(keys)))
+            components = [{k[c] for k in keys} for c in range(width)]
             for i in routes:
                 p = self.routes[i].term
                 pred, keyspec, _positive = terms[p]
+                checks = list(zip(keyspec.getters, keyspec.optional, components, strict=True))
+                checks.reverse()
                 for at in deferring.positions(self.routes[i].category):
                     e = events[at]
-                    for key in keyspec.combos(e):
-                        if key in keys:
-                            break
-                    else:
-                        continue
-                    if not pred(e):
+                    if not _may_join(checks, e) or not _joins(keyspec, e, keys) or not pred(e):
                         continue
                     entry = by_pos.get(at)
                     if entry is None:
@@ -673,6 +383,32 @@ class RuleSet:
             ordered = sorted(by_pos.items())
             lists[slot] = [e for _at, (e, _row) in ordered]
             flags[slot] = [row for _at, (_e, row) in ordered]
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _may_join(checks: list, e: dict) -> bool:
+    """False when one key component of the event rules out every key: a null plain key, or a
+    scalar no key holds at that position (``checks``: (getter, optional?, allowed values))."""
+    for get, optional, allowed in checks:
+        v = get(e)
+        if v is None:
+            if not optional:
+                return False
+        elif type(v) in _SCALARS and v not in allowed:
+            return False
+    return True
+
+
+def _joins(keyspec, e: dict, keys: set) -> bool:
+    """Whether one of the event's join keys (``keyspec.combos(e)``) is in ``keys``: directly
+    when every key value is a plain non-null scalar (its only key is then their tuple)."""
+    values = tuple(g(e) for g in keyspec.getters)
+    for v in values:
+        if v is None or type(v) not in _SCALARS:
+            return any(key in keys for key in keyspec.combos(e))
+    return values in keys
 
 
 class _Deferring:
