@@ -125,24 +125,19 @@ class RuleSet:
             self._n_terms.append(len(terms) if isinstance(statement.query, ast.Sequence) else 0)
             for filter_no, f in enumerate(filters(statement)):
                 c = f.condition
-                parts = c.operands if isinstance(c, ast.And) else (c,)
-                # exclusions (``not ...``, ``!=``, ``not in``) hold for nearly every event:
-                # evaluated last, they are skipped whenever another operand already fails (the
-                # operands are pure, so the order cannot change the conjunction)
-                parts = sorted(parts, key=is_exclusion)
-                ops = tuple(self._operands.add(p) for p in parts)
                 term = terms[filter_no] if self._n_terms[slot] else -1
                 implied = implied_categories(c, category_path) if f.category is None else None
                 if implied is None:
-                    self.routes.append(
-                        Route(slot, filter_no, term, f.category, False, requirement(c), ops)
-                    )
+                    atoms = requirement(c)
+                    ops = self._ordered_operands(c, atoms)
+                    self.routes.append(Route(slot, filter_no, term, f.category, False, atoms, ops))
                     continue
                 # an ``any`` filter that names its categories is indexed under each of them,
                 # keyed by what its own branch for that category requires
                 cats, insensitive = implied
                 for cat in sorted(cats):
                     atoms = requirement(specialise(c, cat, category_path, insensitive))
+                    ops = self._ordered_operands(c, atoms)
                     self.routes.append(Route(slot, filter_no, term, cat, insensitive, atoms, ops))
         self._deferred = self._choose_deferred()
         deferred = {i for routes in self._deferred.values() for i in routes}
@@ -165,6 +160,31 @@ class RuleSet:
             return test(*args)
 
         return first_call
+
+    def _ordered_operands(self, condition, atoms) -> tuple[int, ...]:
+        """The ``and`` operands of a filter, as condition ids, in the order its test runs them.
+
+        The test stops at the first operand that is not true, and operands are pure, so any
+        order gives the same answer; the cheapest to reject run first: the operands that
+        need specific values (a name, a path segment), most specific first, except the one
+        the filter is indexed by (an event reaches the test because it holds that value, so
+        it is nearly always true); then that one; then broad ones (``host.os.type ==
+        "windows"``, shared by most rules and worked out once per event) and those without
+        keys; exclusions (``not ...``, ``!=``, ``not in``), which hold for nearly every event,
+        last.
+        """
+        parts = condition.operands if isinstance(condition, ast.And) else (condition,)
+
+        def rank(part):
+            if is_exclusion(part):
+                return (3, 0)
+            need = requirement(part)
+            if need is not None and need == atoms:
+                return (1, 0)
+            cost = score(need)
+            return (0, cost) if cost < BROAD else (2, 0)
+
+        return tuple(self._operands.add(p) for p in sorted(parts, key=rank))
 
     def _choose_deferred(self) -> dict[int, list[int]]:
         """Rule slot -> the routes of that sequence which ``search`` evaluates after its pass.
