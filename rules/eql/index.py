@@ -121,6 +121,16 @@ class _FieldIndex:
         if t is not list:
             return self.scalar(v)
         memo = self.memo
+        if all(type(x) is str for x in v):  # remembered whole, as a tuple (see the finder)
+            found = set()
+            for x in v:
+                h = memo.get(x)
+                found.update(self.miss(x) if h is None else h)
+            found = tuple(sorted(found))
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[tuple(v)] = found
+            return found
         found = set()
         for x in v:  # each element on its own: the engine matches when any element does
             if type(x) is str:
@@ -174,10 +184,14 @@ def _compile_finder(by_path: dict, always: tuple, operands: Operands):
             node = node.setdefault(("dict", part), {})
         node.setdefault(("leaf", path[-1]), path)
     names: dict[tuple, str] = {}
+    numeric: dict[str, bool] = {}
     for n, path in enumerate(sorted(by_path)):
         fi = _FieldIndex(by_path[path])
         j = operands.slot(path)
         env[f"R{n}"], env[f"I{n}"], env[f"B{n}"] = fi.memo, fi.ints, fi.bools
+        # without a "num" key, every integer hits the same routes: no memo of pids and ports
+        numeric[str(n)] = any(mode == _NUM for mode, _w, _i, _e in by_path[path])
+        env[f"ANYINT{n}"] = tuple(sorted(fi.scalar(0))) if not numeric[str(n)] else ()
         env[f"M{n}"], env[f"G{n}"] = fi.miss, operands.getters[j]
         names[path] = f"{n}:{j}"
     lines = ["def find(e, fm, fv):", "    hs = [ALWAYS]" if always else "    hs = []"]
@@ -193,8 +207,13 @@ def _compile_finder(by_path: dict, always: tuple, operands: Operands):
             f"{ind}    c = v.__class__",
             f"{ind}    if c is str:",
             f"{ind}        h = R{n}.get(v)",
+            f"{ind}    elif c is list:",
+            f"{ind}        try:",
+            f"{ind}            h = R{n}.get(tuple(v))",
+            f"{ind}        except TypeError:  # an object in the list",
+            f"{ind}            h = None",
             f"{ind}    elif c is int:",
-            f"{ind}        h = I{n}.get(v)",
+            f"{ind}        h = I{n}.get(v)" if numeric[n] else f"{ind}        h = ANYINT{n}",
             f"{ind}    else:",
             f"{ind}        h = B{n}.get(v) if c is bool else None",
             f"{ind}    if h is None:",

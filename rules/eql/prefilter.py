@@ -21,6 +21,7 @@ __all__ = [
     "COMMON",
     "PREFIX_LENGTHS",
     "Atom",
+    "alternatives",
     "filters",
     "implied_categories",
     "is_exclusion",
@@ -446,6 +447,15 @@ def _function_requirement(expr: ast.FunctionCall) -> tuple[Atom, ...] | None:
         if sub is not None:
             return ((field.path, "sub", frozenset((sub,))),)
     return ((field.path, "any", _EXISTS_ATOM),)
+
+
+def alternatives(expr) -> list[tuple[Atom, ...]]:
+    """Every requirement ``expr`` can be keyed by: one per ``and`` operand that has one (any
+    of them is sound), or the one of the whole condition."""
+    if isinstance(expr, ast.And):
+        return [r for r in (requirement(o) for o in expr.operands) if r is not None]
+    r = requirement(expr)
+    return [] if r is None else [r]
 
 
 def requirement(expr) -> tuple[Atom, ...] | None:

@@ -50,7 +50,9 @@ from .index import Plan, Route
 from .operands import Operands
 from .prefilter import (
     BROAD,
+    COMMON,
     Atom,
+    alternatives,
     filters,
     implied_categories,
     is_exclusion,
@@ -119,6 +121,7 @@ class RuleSet:
         self.routes: list[Route] = []
         self._operands = Operands()
         self._n_terms: list[int] = []  # per rule slot: its number of filters (0: no sequence)
+        drafts = []  # per route to be: what it is, its condition and what can key it
         for slot, rule_id in enumerate(self.rule_ids):
             statement = self.queries[rule_id].statement
             terms = _term_positions(statement.query)
@@ -128,17 +131,19 @@ class RuleSet:
                 term = terms[filter_no] if self._n_terms[slot] else -1
                 implied = implied_categories(c, category_path) if f.category is None else None
                 if implied is None:
-                    atoms = requirement(c)
-                    ops = self._ordered_operands(c, atoms)
-                    self.routes.append(Route(slot, filter_no, term, f.category, False, atoms, ops))
+                    drafts.append((slot, filter_no, term, f.category, False, c, alternatives(c)))
                     continue
                 # an ``any`` filter that names its categories is indexed under each of them,
                 # keyed by what its own branch for that category requires
                 cats, insensitive = implied
                 for cat in sorted(cats):
-                    atoms = requirement(specialise(c, cat, category_path, insensitive))
-                    ops = self._ordered_operands(c, atoms)
-                    self.routes.append(Route(slot, filter_no, term, cat, insensitive, atoms, ops))
+                    keyed = specialise(c, cat, category_path, insensitive)
+                    drafts.append((slot, filter_no, term, cat, insensitive, c, alternatives(keyed)))
+        for (slot, filter_no, term, cat, insensitive, c, _alts), atoms in zip(
+            drafts, _choose_keys(drafts), strict=True
+        ):
+            ops = self._ordered_operands(c, atoms)
+            self.routes.append(Route(slot, filter_no, term, cat, insensitive, atoms, ops))
         self._deferred = self._choose_deferred()
         deferred = {i for routes in self._deferred.values() for i in routes}
         # (category, case-insensitive?) -> route ids; category None: every event
@@ -449,6 +454,54 @@ class _Deferring:
         if len(lists) == 1:
             return lists[0]
         return sorted(at for lst in lists for at in lst)
+
+
+def _choose_keys(drafts: list) -> list:
+    """Per draft route, the atoms that key it: its most selective alternative, unless that
+    one needs a field no other route of its categories reads (each indexed field costs a
+    lookup on every event of the category) while a selective alternative reads only fields
+    that are indexed there anyway."""
+    chosen = [min(alts, key=score) if alts else None for *_rest, alts in drafts]
+    categories = [draft[3] for draft in drafts]
+
+    def fields(atoms) -> set:
+        return {path for path, _mode, _values in atoms or ()}
+
+    def readers() -> dict:
+        """(category, field) -> how many routes are keyed on the field."""
+        count: dict = {}
+        for cat, atoms in zip(categories, chosen, strict=True):
+            for path in fields(atoms):
+                count[cat, path] = count.get((cat, path), 0) + 1
+        return count
+
+    def others(count: dict, cat, path, own: int) -> int:
+        """Routes besides ``own`` that read ``path`` on the events a route of ``cat`` sees."""
+        if cat is None:
+            n = sum(v for (_c, p), v in count.items() if p == path)
+        else:
+            n = count.get((cat, path), 0) + count.get((None, path), 0)
+        return n - own
+
+    for _round in range(len(drafts)):
+        count = readers()
+        for n, atoms in enumerate(chosen):
+            cat = categories[n]
+            if atoms is None or all(others(count, cat, p, 1) for p in fields(atoms)):
+                continue
+            mine = fields(atoms)
+            shared = [
+                alt
+                for alt in drafts[n][-1]
+                if score(alt) < COMMON
+                and all(others(count, cat, p, p in mine) for p in fields(alt))
+            ]
+            if shared:
+                chosen[n] = min(shared, key=score)
+                break  # count again before the next change
+        else:
+            break
+    return chosen
 
 
 def _term_positions(q) -> list[int]:
