@@ -16,6 +16,8 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import logging
 import os
@@ -409,32 +411,53 @@ def _key_tuple(doc: dict, paths: tuple[str, ...]):
     return tuple(values)
 
 
-def _window_pks(
-    shape: SequenceShape,
-    span: timedelta,
-    candidates: list[dict],
+def _look_around(
+    specs: dict[str, tuple[SequenceShape, timedelta]],
+    candidates: dict[str, list[dict]],
     rows: list[tuple[int, dict, datetime]],
-    memo: dict,
-) -> list[int]:
-    """Stored events (not of the batch) within ``span`` of the batch, narrowed in SQL by the
-    first join key that is an indexed column (values from the rule's batch candidates).
-    ``memo`` shares identical queries between the sequence rules of one batch."""
-    lo, hi = rows[0][2] - span, rows[-1][2] + span
-    narrow = None
-    for path in shape.key_paths:
-        column = _KEY_COLUMNS.get(path)
-        if column:
-            narrow = (column, frozenset({_first([doc], path) for doc in candidates} - {""}))
-            break
-    key = (lo, hi, narrow)
-    if key not in memo:
-        qs = Event.objects.filter(timestamp__gte=lo, timestamp__lte=hi)
-        if narrow is not None:
-            qs = qs.filter(**{f"{narrow[0]}__in": narrow[1]})
-        batch = memo.setdefault("batch", {pk for pk, _, _ in rows})
-        pks = qs.values_list("pk", flat=True)[: MAX_CONTEXT_EVENTS + len(batch)]
-        memo[key] = [pk for pk in pks if pk not in batch]
-    return memo[key]
+) -> dict[str, list[int]]:
+    """Per sequence rule, the stored events (not of the batch) within its span of the batch,
+    narrowed by the first of its join keys that is an indexed column to the values its batch
+    candidates have. One query per such column serves every rule that narrows by it."""
+    batch = {pk for pk, _, _ in rows}
+    first_ts, last_ts = rows[0][2], rows[-1][2]
+    groups: dict[str | None, list[str]] = {}
+    wanted: dict[str, frozenset] = {}
+    for rid, (shape, _span) in specs.items():
+        column = next((_KEY_COLUMNS[p] for p in shape.key_paths if p in _KEY_COLUMNS), None)
+        if column is not None:
+            path = next(p for p in shape.key_paths if _KEY_COLUMNS.get(p) == column)
+            wanted[rid] = frozenset({_first([doc], path) for doc in candidates[rid]} - {""})
+        groups.setdefault(column, []).append(rid)
+    out: dict[str, list[int]] = {}
+    for column, rids in groups.items():
+        span = max(specs[rid][1] for rid in rids)
+        qs = Event.objects.filter(timestamp__gte=first_ts - span, timestamp__lte=last_ts + span)
+        if column is not None:
+            values = frozenset().union(*(wanted[rid] for rid in rids))
+            if not values:
+                out.update((rid, []) for rid in rids)
+                continue
+            qs = qs.filter(**{f"{column}__in": values})
+            found = list(qs.values_list("pk", "timestamp", column)[: _context_cap(rids, batch)])
+        else:
+            found = [
+                (pk, ts, None)
+                for pk, ts in qs.values_list("pk", "timestamp")[: _context_cap(rids, batch)]
+            ]
+        for rid in rids:
+            lo, hi = first_ts - specs[rid][1], last_ts + specs[rid][1]
+            keys = wanted.get(rid)
+            out[rid] = [
+                pk
+                for pk, ts, value in found
+                if pk not in batch and lo <= ts <= hi and (keys is None or value in keys)
+            ][:MAX_CONTEXT_EVENTS]
+    return out
+
+
+def _context_cap(rids: list[str], batch: set[int]) -> int:
+    return MAX_CONTEXT_EVENTS * len(rids) + len(batch)
 
 
 class _SequenceCandidates:
@@ -463,7 +486,7 @@ class _SequenceCandidates:
     def fill(self, pks: list[int], sequences) -> None:
         missing = [pk for pk in pks if pk not in self.entries]
         for start in range(0, len(missing), 5000):
-            loaded = _docs(Event.objects.filter(pk__in=missing[start : start + 5000]))
+            loaded = [(pk, doc) for pk, doc, _ts in _load_rows(missing[start : start + 5000])]
             docs = [doc for _, doc in loaded]
             slots: dict[int, set[str]] = {id(doc): set() for doc in docs}
             for rule_id, found in zip(sequences.rule_ids, sequences.prefiltered(docs), strict=True):
@@ -484,6 +507,60 @@ class _SequenceCandidates:
 _sequence_candidates = _SequenceCandidates()
 
 
+@contextlib.contextmanager
+def _gc_paused():
+    """Cyclic garbage collection off while a batch is worked on, then one collection.
+
+    A batch decodes thousands of documents; each collection the allocations would set off
+    traverses every object of the worker (Django, the compiled rules), so a batch cost grew
+    with the size of the process. The work makes no reference cycles worth collecting early.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_rows(event_pks: list[int]) -> list[tuple[int, dict, datetime]]:
+    """(pk, document, timestamp) of the events, in time order (then pk). The documents are
+    read as text and decoded with orjson; the timestamp is the stored, indexed one."""
+    if connection.vendor != "postgresql":
+        rows = [
+            (pk, doc, parse_timestamp(get_field(doc, "@timestamp", None)))
+            for pk, doc in _docs(Event.objects.filter(pk__in=event_pks))
+        ]
+    else:
+        table = Event._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, doc::text, timestamp FROM {table} WHERE id = ANY(%s)",  # noqa: S608 (model identifiers; values are parameters)
+                [list(event_pks)],
+            )
+            rows = [(pk, orjson.loads(text), ts) for pk, text, ts in cursor.fetchall()]
+    rows.sort(key=lambda r: (r[2], r[0]))
+    return rows
+
+
+@dataclass(frozen=True)
+class _RuleText:
+    query: str
+    lookback: timedelta
+
+
+def _enabled_rules() -> dict[str, _RuleText]:
+    """rule_id -> (query, look-back) of the enabled rules: only the columns detection needs;
+    the full rows are read for the rules that raise alerts."""
+    return {
+        rule_id: _RuleText(query, lookback)
+        for rule_id, query, lookback in DetectionRule.objects.enabled().values_list(
+            "rule_id", "query", "lookback"
+        )
+    }
+
+
 def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> BatchOutcome:
     """Evaluate the enabled rules over newly stored events and raise their alerts.
 
@@ -491,19 +568,19 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
     that share their join keys (an attack split across two batches is still one sequence).
     A ``RuleRun`` (trigger "ingest") is recorded for each rule that raised alerts or failed.
     """
-    now = now or datetime.now(UTC)
+    with _gc_paused():
+        return _detect_new_events(event_pks, now or datetime.now(UTC))
+
+
+def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
     started = time.monotonic()
-    rows = [
-        (pk, doc, parse_timestamp(get_field(doc, "@timestamp", None)) or now)
-        for pk, doc in _docs(Event.objects.filter(pk__in=event_pks))
-    ]
+    rows = _load_rows(event_pks)
     outcome = BatchOutcome(events=len(rows))
     if not rows:
         return outcome
-    rows.sort(key=lambda r: (r[2], r[0]))
     docs = [doc for _, doc, _ in rows]
     batch_ids = {id(doc) for doc in docs}
-    rules = {r.rule_id: r for r in DetectionRule.objects.enabled()}
+    rules = _enabled_rules()
     if not rules:
         return outcome
 
@@ -511,17 +588,18 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
     # A stored query our engine can no longer compile fails its rule, not the batch.
     failures = {rid: f"{type(exc).__name__}: {exc}" for rid, exc in ruleset.errors.items()}
     try:
-        # One pass of the rule set's prefilter: per rule, the batch events that can match it.
-        per_rule = dict(zip(ruleset.rule_ids, ruleset.prefiltered(docs), strict=True))
+        # One pass of the rule set's prefilter: per rule, the batch events that can match it
+        # (and, for sequences, which of its queries each one satisfies).
+        per_rule = dict(zip(ruleset.rule_ids, ruleset.candidates(docs), strict=True))
     except Exception:
         logger.exception("rule set prefilter failed; evaluating every rule on every event")
-        per_rule = dict.fromkeys(ruleset.rule_ids, docs)
+        per_rule = dict.fromkeys(ruleset.rule_ids, (docs, None))
 
     # Sequences that have a candidate in the batch also look back (and forward) in the
     # store: events within maxspan sharing the join keys, themselves prefiltered.
     shapes = {
         rid: shape
-        for rid, candidates in per_rule.items()
+        for rid, (candidates, _flags) in per_rule.items()
         if candidates and (shape := sequence_shape(ruleset.queries[rid])) is not None
     }
     context_of: dict[str, list[dict]] = {}
@@ -529,19 +607,19 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
     cache = _sequence_candidates
     if sequence_ids:
         sequences = compile_ruleset({rid: rules[rid].query for rid in sequence_ids})
-        cache.bind(frozenset((rid, _text_key(rules[rid].query)) for rid in sequence_ids))
+        cache.bind(frozenset((rid, rules[rid].query) for rid in sequence_ids))
     if shapes:
-        memo: dict = {}
-        windows = {
-            rid: _window_pks(shape, shape.maxspan or rules[rid].lookback, per_rule[rid], rows, memo)
-            for rid, shape in shapes.items()
-        }
+        windows = _look_around(
+            {rid: (shape, shape.maxspan or rules[rid].lookback) for rid, shape in shapes.items()},
+            {rid: per_rule[rid][0] for rid in shapes},
+            rows,
+        )
         cache.fill(sorted({pk for pks in windows.values() for pk in pks}), sequences)
         for rule_id, pks in windows.items():
             extra = cache.context(rule_id, pks)
             shape = shapes[rule_id]
             if extra and shape.key_paths:
-                keys = {_key_tuple(doc, shape.key_paths) for doc in per_rule[rule_id]}
+                keys = {_key_tuple(doc, shape.key_paths) for doc in per_rule[rule_id][0]}
                 extra = [doc for doc in extra if _key_tuple(doc, shape.key_paths) in keys]
             if extra:
                 context_of[rule_id] = extra
@@ -549,31 +627,36 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
         # This batch is the next batches' look-back: remember what it can match.
         of_doc: dict[int, set[str]] = {}
         for rid in sequence_ids:
-            for doc in per_rule.get(rid, ()):
+            for doc in per_rule.get(rid, ((), None))[0]:
                 of_doc.setdefault(id(doc), set()).add(rid)
         for pk, doc, _ts in rows:
             cache.put(pk, frozenset(of_doc.get(id(doc), ())), doc)
 
     matches: dict[str, list] = {}
-    for rule_id, candidates in per_rule.items():
+    for rule_id, (candidates, flags) in per_rule.items():
         if not candidates:
             continue
         extra = context_of.get(rule_id)
         try:
-            found = ruleset.queries[rule_id].search([*candidates, *extra] if extra else candidates)
+            if extra:
+                found = ruleset.queries[rule_id].search([*candidates, *extra])
+                found = [m for m in found if any(id(e) in batch_ids for e in m.events)]
+            else:
+                found = ruleset.search_rule(rule_id, candidates, flags)
         except Exception as exc:
             failures[rule_id] = f"{type(exc).__name__}: {exc}"
             continue
-        if extra:
-            found = [m for m in found if any(id(e) in batch_ids for e in m.events)]
         if found:
             matches[rule_id] = found
 
     window = (rows[0][2], rows[-1][2])
+    involved = {
+        r.rule_id: r for r in DetectionRule.objects.filter(rule_id__in=[*matches, *failures])
+    }
     for rule_id, found in matches.items():
-        if not found:
+        rule = involved.get(rule_id)
+        if rule is None:  # deleted since the batch started
             continue
-        rule = rules[rule_id]
         cands, _suppressed, reached = select_candidates(
             rule_id, found, active_exceptions(rule, now), rule.max_signals
         )
@@ -593,15 +676,16 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
             _pause_point()
     for rule_id, error in failures.items():
         logger.error("rule %s failed on an ingest batch: %s", rule_id, error)
-        _record_run(
-            rules[rule_id],
-            RuleRun.Trigger.INGEST,
-            now,
-            window,
-            scanned=len(rows),
-            error=error,
-            started=started,
-        )
+        if rule_id in involved:
+            _record_run(
+                involved[rule_id],
+                RuleRun.Trigger.INGEST,
+                now,
+                window,
+                scanned=len(rows),
+                error=error,
+                started=started,
+            )
     outcome.failed_rules = sorted(failures)
     return outcome
 

@@ -19,7 +19,7 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 
 from rules.ingest.ecs import _int_or_none, _str_or_none, event_id_of, index_columns
-from rules.ingest.fields import MISSING, get_field
+from rules.ingest.fields import MISSING, get_field, has_dotted_key
 from rules.ingest.records import ParsedRecord
 from rules.ingest.timeutil import parse_timestamp
 from rules.models import Event, IngestSource
@@ -66,53 +66,62 @@ class EventRow:
         return self.columns["event_id"]
 
 
-_NESTED_COLUMNS = (
-    ("host_id", ("host", "id"), False),
-    ("host_name", ("host", "name"), False),
-    ("user_id", ("user", "id"), False),
-    ("user_name", ("user", "name"), False),
-    ("category", ("event", "category"), False),
-    ("action", ("event", "action"), False),
-    ("process_entity_id", ("process", "entity_id"), False),
-    ("process_pid", ("process", "pid"), True),
-    ("parent_entity_id", ("process", "parent", "entity_id"), False),
-    ("parent_pid", ("process", "parent", "pid"), True),
-)
-
-
-def _nested(doc: dict, parts: tuple[str, ...]):
-    node = doc
-    for part in parts:
-        if type(node) is not dict:
-            return MISSING
-        node = node.get(part, MISSING)
-        if node is MISSING:
-            return MISSING
-    return node
+def _child(node, key: str):
+    return node.get(key, MISSING) if type(node) is dict else MISSING
 
 
 def index_values(doc: dict) -> dict:
     """What :func:`rules.ingest.ecs.index_columns` returns, plus ``action``, computed fast for
     the usual nested document: a value found at its nested path is the one ``get_field`` would
     find first; anything else (dotted top-level keys, missing values) asks ``get_field``."""
-    if any("." in key for key in doc):
+    if has_dotted_key(doc):
         columns = index_columns(doc)
         action = get_field(doc, "event.action", None)
         columns["action"] = action if isinstance(action, str) else None
         return columns
+    event, host, user = doc.get("event"), doc.get("host"), doc.get("user")
+    process = doc.get("process")
+    parent = _child(process, "parent")
+    found = {
+        "host_id": _child(host, "id"),
+        "host_name": _child(host, "name"),
+        "user_id": _child(user, "id"),
+        "user_name": _child(user, "name"),
+        "category": _child(event, "category"),
+        "action": _child(event, "action"),
+        "process_entity_id": _child(process, "entity_id"),
+        "process_pid": _child(process, "pid"),
+        "parent_entity_id": _child(parent, "entity_id"),
+        "parent_pid": _child(parent, "pid"),
+    }
     columns = {
         "timestamp": parse_timestamp(doc.get("@timestamp")),
         "event_id": event_id_of(doc),
     }
-    for name, parts, integer in _NESTED_COLUMNS:
-        value = _nested(doc, parts)
+    for name, value in found.items():
         if value is MISSING:
-            value = get_field(doc, ".".join(parts))
+            value = get_field(doc, _COLUMN_FIELDS[name])
         if name == "action":
-            columns[name] = value if isinstance(value, str) else None
+            columns[name] = value if type(value) is str else None
+        elif name in ("process_pid", "parent_pid"):
+            columns[name] = _int_or_none(value)
         else:
-            columns[name] = _int_or_none(value) if integer else _str_or_none(value)
+            columns[name] = value if type(value) is str else _str_or_none(value)
     return columns
+
+
+_COLUMN_FIELDS = {
+    "host_id": "host.id",
+    "host_name": "host.name",
+    "user_id": "user.id",
+    "user_name": "user.name",
+    "category": "event.category",
+    "action": "event.action",
+    "process_entity_id": "process.entity_id",
+    "process_pid": "process.pid",
+    "parent_entity_id": "process.parent.entity_id",
+    "parent_pid": "process.parent.pid",
+}
 
 
 def event_row(doc: dict) -> EventRow:

@@ -254,6 +254,27 @@ class RuleSet:
         with _gc_paused():
             return self._prefiltered(events, None)
 
+    def candidates(self, events: Iterable[dict]) -> list[tuple[list[dict], list | None]]:
+        """Per rule slot, ``(events, flags)``: the events (in input order) that match at least
+        one of its filters, as :meth:`prefiltered`, and for a sequence which of its filters
+        each of them satisfies (None for other queries), for :meth:`search_rule`."""
+        flags: list[list] = [[] for _ in self.rule_ids]
+        with _gc_paused():
+            lists = self._prefiltered(events, flags)
+        return [
+            (lists[slot], flags[slot] if self._n_terms[slot] else None)
+            for slot in range(len(self.rule_ids))
+        ]
+
+    def search_rule(self, rule_id: str, events: list[dict], flags: list | None = None) -> list:
+        """The rule's ``Query.search`` over ``events``, taking for sequences the truth of its
+        filters from ``flags`` (from :meth:`candidates`) instead of evaluating them again."""
+        query = self.queries[rule_id]
+        with _gc_paused():
+            if flags is not None and query.kind == "sequence":
+                return query._search_flagged(events, flags)
+            return query.search(events)
+
     def _prefiltered(
         self, events: Iterable[dict], flags: list | None, deferring: _Deferring | None = None
     ) -> list[list[dict]]:

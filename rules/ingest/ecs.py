@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from .fields import MISSING, flatten, get_field, set_field
+from .fields import MISSING, flatten, get_field, has_dotted_key, set_field
 from .timeutil import format_timestamp, parse_timestamp
 
 __all__ = [
@@ -189,6 +189,92 @@ _CHECKERS: dict[str, Any] = {
 _ORDER = {path: i for i, path in enumerate(_CHECKERS)}
 
 
+# What a value must be to need no check at all (the usual case), per checker.
+_PLAIN_STR, _PLAIN_INT, _PLAIN_STR_LIST, _CHECK = range(4)
+_PLAIN = {
+    _check_keyword: _PLAIN_STR,
+    _check_long: _PLAIN_INT,
+    _check_keyword_list: _PLAIN_STR_LIST,
+    _check_args: _PLAIN_STR_LIST,
+}
+
+
+def _checked_tree() -> dict:
+    """The checked fields as a tree of nested names; a leaf is (checking order, path, what
+    a value needs to be to pass unchecked)."""
+    tree: dict = {}
+    for path, checker in _CHECKERS.items():
+        *heads, last = path.split(".")
+        node = tree
+        for part in heads:
+            node = node.setdefault(part, {})
+        plain = _CHECK if path == "event.id" else _PLAIN.get(checker, _CHECK)
+        node[last] = (_ORDER[path], path, plain)
+    return tree
+
+
+def _all_str(values: list) -> bool:
+    for v in values:  # noqa: SIM110 - a plain loop is faster than all() over a generator
+        if type(v) is not str:
+            return False
+    return True
+
+
+_CHECKED_TREE = _checked_tree()
+
+
+def _check_nested(doc: dict) -> dict | None:
+    """``check_ecs`` for a document whose objects on the way to the checked fields hold no
+    dotted key (the usual case): each field is looked up where it must live, in one walk of
+    the tree of checked names. Returns None, having changed nothing, for any other document.
+    """
+    found = []  # (checking order, path, holder, key, value)
+    stack = [(doc, _CHECKED_TREE)]
+    while stack:
+        holder, node = stack.pop()
+        if has_dotted_key(holder):
+            return None
+        for name, sub in node.items():
+            value = holder.get(name, MISSING)
+            if value is MISSING or (value is None and type(sub) is dict):
+                continue
+            if type(sub) is tuple:
+                # most values are already of their type: only the others are checked
+                plain, t = sub[2], value.__class__
+                if plain == _PLAIN_STR:
+                    if t is str:
+                        continue
+                elif plain == _PLAIN_INT:
+                    if t is int and _LONG_MIN <= value <= _LONG_MAX:
+                        continue
+                elif plain == _PLAIN_STR_LIST and t is list and _all_str(value):
+                    continue
+                found.append((sub[0], sub[1], holder, name, value))
+            elif type(value) is dict:
+                stack.append((value, sub))
+            else:
+                return None  # a value where an object belongs: the general path decides
+    found.sort(key=_first)
+    if not found or found[0][1] != "@timestamp" or found[0][4] is None:
+        raise EcsFieldError("@timestamp: required field is missing")
+    event_id = None
+    for _order, path, holder, key, value in found:
+        if value is None:
+            continue
+        coerced = _CHECKERS[path](path, value)
+        if coerced is not value:
+            holder[key] = coerced
+        if path == "event.id":
+            event_id = value
+    if isinstance(event_id, str) and len(event_id) > MAX_EVENT_ID_LENGTH:
+        raise EcsFieldError(f"event.id: longer than {MAX_EVENT_ID_LENGTH} characters")
+    return doc
+
+
+def _first(item: tuple) -> int:
+    return item[0]
+
+
 def check_ecs(doc: dict) -> dict:
     """Check and coerce the well-known fields of an ECS document, in place; return it.
 
@@ -200,6 +286,8 @@ def check_ecs(doc: dict) -> dict:
     floats become ints; numbers in keyword fields become strings; a single string in
     ``event.category``/``event.type`` becomes a one-element list. Other fields are untouched.
     """
+    if _check_nested(doc) is not None:
+        return doc
     objects: set[str] = set()
     flat = flatten(doc, objects)  # one pass; the typed fields present are looked up in it
     ts = flat.get("@timestamp")

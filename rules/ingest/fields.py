@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MISSING", "flatten", "get_field", "has_field", "set_field"]
+__all__ = ["MISSING", "flatten", "get_field", "has_dotted_key", "has_field", "set_field"]
 
 
 class _Missing:
@@ -22,6 +22,14 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+
+
+def has_dotted_key(d: dict) -> bool:
+    """Whether an object has a key with a dot in it (then fields may be spelled dotted)."""
+    try:
+        return "." in "".join(d)
+    except TypeError:  # a key that is not a string
+        return True
 
 
 def _locate(doc: dict, parts: list[str]) -> tuple[dict, str] | None:

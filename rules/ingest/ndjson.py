@@ -10,6 +10,7 @@ from .records import (
     DEFAULT_MAX_LINE_BYTES,
     ParsedRecord,
     classify_record,
+    fits_depth,
     normalise_record,
     parse_json_line,
 )
@@ -101,7 +102,7 @@ def parse_line(line: Line, max_line_bytes: int, *, first: bool = False) -> Parse
             reason = f"truncated last line (no newline at end of input): {reason}"
         return ParsedRecord(line.number, error=reason)
     try:
-        kind, event = normalise_record(obj)
+        kind, event = normalise_record(obj, shallow=fits_depth(data))
     except ValueError as exc:
         return ParsedRecord(line.number, error=str(exc), kind=classify_record(obj))
     return ParsedRecord(line.number, event=event, kind=kind)

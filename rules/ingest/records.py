@@ -17,6 +17,7 @@ __all__ = [
     "ParsedRecord",
     "RecordKind",
     "classify_record",
+    "fits_depth",
     "normalise_record",
     "parse_json_line",
 ]
@@ -57,16 +58,20 @@ def classify_record(obj: dict) -> RecordKind:
     return "ecs"
 
 
-def normalise_record(obj: dict, *, fallback_id: str | None = None) -> tuple[RecordKind, dict]:
+def normalise_record(
+    obj: dict, *, fallback_id: str | None = None, shallow: bool = False
+) -> tuple[RecordKind, dict]:
     """Turn a decoded JSON object into a checked ECS event with ``event.id`` set.
 
     ECS objects are checked and coerced in place (:func:`check_ecs`); Winlogbeat and NXLog
     records become new documents (:func:`normalise_windows`). ``fallback_id`` (for example
     a ``_bulk`` ``_id``) is used as the id when the event has none, else the content hash.
+    ``shallow``: the caller knows the object cannot nest deeper than ``MAX_DEPTH`` (see
+    :func:`fits_depth`), so it is not walked to find out.
     Raises ValueError (with a message fit for the user) when the object cannot be used.
     """
     kind = classify_record(obj)
-    if _too_deep(obj):
+    if not shallow and _too_deep(obj):
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     try:
         if kind == "winlogbeat":
@@ -80,6 +85,12 @@ def normalise_record(obj: dict, *, fallback_id: str | None = None) -> tuple[Reco
         raise ValueError(str(exc)) from None
     assign_id(doc, fallback_id)
     return kind, doc
+
+
+def fits_depth(data: bytes) -> bool:
+    """True when the JSON text ``data`` cannot nest deeper than ``MAX_DEPTH``: it opens no
+    more objects and arrays than that (brackets inside strings only make this cautious)."""
+    return data.count(b"{") + data.count(b"[") <= MAX_DEPTH
 
 
 def _too_deep(value: Any) -> bool:
