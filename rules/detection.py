@@ -44,6 +44,7 @@ from rules.models import (
     ExceptionOperator,
     RuleException,
     RuleRun,
+    SequenceHit,
     active_exceptions_q,
 )
 from triage.models import Alert, AlertEvent, Status, alert_key
@@ -413,51 +414,85 @@ def _key_tuple(doc: dict, paths: tuple[str, ...]):
 
 def _look_around(
     specs: dict[str, tuple[SequenceShape, timedelta]],
-    candidates: dict[str, list[dict]],
+    narrow: dict[str, tuple | None],
     rows: list[tuple[int, dict, datetime]],
 ) -> dict[str, list[int]]:
     """Per sequence rule, the stored events (not of the batch) within its span of the batch,
-    narrowed by the first of its join keys that is an indexed column to the values its batch
-    candidates have. One query per such column serves every rule that narrows by it."""
+    narrowed by indexed columns to the values of the join keys that can make a match
+    (``narrow``, see :func:`_narrowing`). Rules narrowed by the same columns share a query."""
     batch = {pk for pk, _, _ in rows}
     first_ts, last_ts = rows[0][2], rows[-1][2]
-    groups: dict[str | None, list[str]] = {}
-    wanted: dict[str, frozenset] = {}
-    for rid, (shape, _span) in specs.items():
-        column = next((_KEY_COLUMNS[p] for p in shape.key_paths if p in _KEY_COLUMNS), None)
-        if column is not None:
-            path = next(p for p in shape.key_paths if _KEY_COLUMNS.get(p) == column)
-            wanted[rid] = frozenset({_first([doc], path) for doc in candidates[rid]} - {""})
-        groups.setdefault(column, []).append(rid)
+    groups: dict[tuple, list[str]] = {}
+    for rid in specs:
+        shape = tuple(columns for columns, _values in narrow.get(rid) or ())
+        groups.setdefault(shape, []).append(rid)
     out: dict[str, list[int]] = {}
-    for column, rids in groups.items():
+    for shape, rids in groups.items():
         span = max(specs[rid][1] for rid in rids)
-        qs = Event.objects.filter(timestamp__gte=first_ts - span, timestamp__lte=last_ts + span)
-        if column is not None:
-            values = frozenset().union(*(wanted[rid] for rid in rids))
-            if not values:
-                out.update((rid, []) for rid in rids)
-                continue
-            qs = qs.filter(**{f"{column}__in": values})
-            found = list(qs.values_list("pk", "timestamp", column)[: _context_cap(rids, batch)])
-        else:
-            found = [
-                (pk, ts, None)
-                for pk, ts in qs.values_list("pk", "timestamp")[: _context_cap(rids, batch)]
-            ]
+        wanted = [
+            (columns, frozenset().union(*(narrow[rid][n][1] for rid in rids)))
+            for n, columns in enumerate(shape)
+        ]
+        if any(not values for _columns, values in wanted):
+            out.update((rid, []) for rid in rids)
+            continue
+        found = _events_in(first_ts - span, last_ts + span, wanted, _context_cap(rids, batch))
         for rid in rids:
-            lo, hi = first_ts - specs[rid][1], last_ts + specs[rid][1]
-            keys = wanted.get(rid)
+            lo = (first_ts - specs[rid][1]).timestamp()
+            hi = (last_ts + specs[rid][1]).timestamp()
+            mine = [values for _columns, values in narrow.get(rid) or ()]
             out[rid] = [
                 pk
-                for pk, ts, value in found
-                if pk not in batch and lo <= ts <= hi and (keys is None or value in keys)
+                for pk, ts, *cols in found
+                if pk not in batch and lo <= ts <= hi and _holds(cols, shape, mine)
             ][:MAX_CONTEXT_EVENTS]
     return out
 
 
+def _holds(cols: list, shape: tuple, values: list[frozenset]) -> bool:
+    """Whether an event's column values (``cols``, in the order of the flattened ``shape``)
+    hold, at every key position, one of that position's values in one of its columns."""
+    at = 0
+    for columns, wanted in zip(shape, values, strict=True):
+        if not any(cols[at + k] in wanted for k in range(len(columns))):
+            return False
+        at += len(columns)
+    return True
+
+
+def _events_in(lo: datetime, hi: datetime, wanted: list, cap: int) -> list:
+    """(pk, epoch seconds, *columns) of the stored events between ``lo`` and ``hi`` where, for
+    each (columns, values) of ``wanted``, one of the columns holds one of the values."""
+    columns = [c for cols, _values in wanted for c in cols]
+    if connection.vendor == "postgresql":
+        table = Event._meta.db_table
+        where, params = "", []
+        for cols, values in wanted:
+            where += " AND (" + " OR ".join(f"{c} = ANY(%s)" for c in cols) + ")"
+            params += [list(values)] * len(cols)
+        select = "".join(f", {c}" for c in columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, extract(epoch FROM timestamp)::float8{select} FROM {table} "  # noqa: S608 (model identifiers; values are parameters)
+                f"WHERE timestamp >= %s AND timestamp <= %s{where} LIMIT %s",
+                [lo, hi, *params, cap],
+            )
+            return cursor.fetchall()
+    q = Q(timestamp__gte=lo, timestamp__lte=hi)
+    for cols, values in wanted:
+        either = Q()
+        for c in cols:
+            either |= Q(**{f"{c}__in": values})
+        q &= either
+    rows = Event.objects.filter(q).values_list("pk", "timestamp", *columns)[:cap]
+    return [(pk, ts.timestamp(), *cols) for pk, ts, *cols in rows]
+
+
 def _context_cap(rids: list[str], batch: set[int]) -> int:
     return MAX_CONTEXT_EVENTS * len(rids) + len(batch)
+
+
+_ANY_RULE: frozenset = frozenset({"*"})  # a document read back whose matches were not worked out
 
 
 class _SequenceCandidates:
@@ -478,28 +513,24 @@ class _SequenceCandidates:
             self.entries.clear()
 
     def put(self, pk: int, rule_ids: frozenset[str], doc: dict) -> None:
-        self.entries[pk] = (rule_ids, doc if rule_ids else None)
+        self.entries[pk] = (rule_ids, doc if rule_ids else None)  # keep only useful documents
         self.entries.move_to_end(pk)
         while len(self.entries) > self.SIZE:
             self.entries.popitem(last=False)
 
-    def fill(self, pks: list[int], sequences) -> None:
+    def fill(self, pks: list[int]) -> None:
+        """Read the documents of ``pks`` not held yet. What they can match is not worked out:
+        they may match any sequence (the rule's own search decides)."""
         missing = [pk for pk in pks if pk not in self.entries]
         for start in range(0, len(missing), 5000):
-            loaded = [(pk, doc) for pk, doc, _ts in _load_rows(missing[start : start + 5000])]
-            docs = [doc for _, doc in loaded]
-            slots: dict[int, set[str]] = {id(doc): set() for doc in docs}
-            for rule_id, found in zip(sequences.rule_ids, sequences.prefiltered(docs), strict=True):
-                for doc in found:
-                    slots[id(doc)].add(rule_id)
-            for pk, doc in loaded:
-                self.put(pk, frozenset(slots[id(doc)]), doc)
+            for pk, doc, _ts in _load_rows(missing[start : start + 5000]):
+                self.put(pk, _ANY_RULE, doc)
 
     def context(self, rule_id: str, pks: list[int]) -> list[dict]:
         out = []
         for pk in pks:
             entry = self.entries.get(pk)
-            if entry is not None and rule_id in entry[0]:
+            if entry is not None and (entry[0] is _ANY_RULE or rule_id in entry[0]):
                 out.append(entry[1])
         return out
 
@@ -561,6 +592,178 @@ def _enabled_rules() -> dict[str, _RuleText]:
     }
 
 
+def _span(rule_id: str, ruleset, rules: dict) -> timedelta:
+    shape = sequence_shape(ruleset.queries[rule_id])
+    return (shape.maxspan if shape else None) or rules[rule_id].lookback
+
+
+def _sequence_context(ruleset, found, sequence_ids: list[str], rules: dict, rows) -> dict:
+    """Complete the batch's sequence candidates and gather their look-back context.
+
+    Every match of a sequence holds an event of each of its queries that the pass
+    evaluated. So a sequence can only complete with this batch for the join keys that have
+    a hit of each of those queries in the batch or stored within its span of the batch,
+    and an event of the batch. This batch's hits are recorded first (so that a batch
+    processed at the same time sees them, or is seen by this one's look-back), then the
+    stored ones are read. A sequence with no such key is skipped; the others have their
+    deferred queries evaluated on the batch events of those keys, and the stored events of
+    those keys within the span are their context (rule id -> documents).
+    """
+    if not sequence_ids:
+        return {}
+    # This batch is the next batches' look-back: remember what each event can match, as
+    # the pass found (a sequence whose broad queries were left out of the pass may be
+    # matched by any event).
+    partial = frozenset(rid for rid in sequence_ids if found.deferred(rid))
+    of_doc: dict[int, set[str]] = {}
+    for rid in sequence_ids:
+        for doc in found.of(rid)[0]:
+            of_doc.setdefault(id(doc), set()).add(rid)
+    hits = {rid: found.hits(rid) for rid in sequence_ids}
+    pk_of = {id(doc): (pk, ts) for pk, doc, ts in rows}
+    _record_hits(
+        (rid, term, key, *pk_of[id(doc)])
+        for rid, per_term in hits.items()
+        for term, events in per_term.items()
+        for doc, keys in events
+        for key in keys
+    )
+    spans = {rid: _span(rid, ruleset, rules) for rid in sequence_ids}
+    stored = _stored_hits(spans, rows)
+    specs, narrow = {}, {}
+    for rid in sequence_ids:
+        keys = None
+        for term, events in hits[rid].items():
+            here = {_normal_key(key) for _doc, ks in events for key in ks}
+            here |= stored.get((rid, term), set())
+            keys = here if keys is None else keys & here
+        if keys:
+            found.complete(rid, keys)
+            keys &= {_normal_key(k) for k in found.join_keys(rid, *found.of(rid))}
+        if not keys:
+            found.skip(rid)
+            continue
+        shape = sequence_shape(ruleset.queries[rid])
+        specs[rid] = (shape, spans[rid])
+        narrow[rid] = (keys, _narrowing(ruleset.queries[rid], keys))
+    cache = _sequence_candidates
+    cache.bind(frozenset((rid, rules[rid].query) for rid in sequence_ids))
+    context_of: dict[str, list[dict]] = {}
+    if specs:
+        windows = _look_around(specs, {rid: n[1] for rid, n in narrow.items()}, rows)
+        cache.fill(sorted({pk for pks in windows.values() for pk in pks}))
+        for rid, pks in windows.items():
+            keys = narrow[rid][0]
+            terms = ruleset.join_keyspecs(rid)
+            extra = [
+                doc
+                for doc in cache.context(rid, pks)
+                if any(_normal_key(key) in keys for keyspec in terms for key in keyspec.combos(doc))
+            ]
+            if extra:
+                context_of[rid] = extra
+    for pk, doc, _ts in rows:
+        cache.put(pk, frozenset(of_doc.get(id(doc), ())) | partial, doc)
+    return context_of
+
+
+def _normal_key(key: tuple) -> tuple:
+    """A join key as the engine compares it, in a form JSON keeps: numbers and booleans that
+    are equal in Python (``1``, ``1.0``, ``True``) become one value."""
+    out = []
+    for v in key:
+        if type(v) is bool or (type(v) is float and v.is_integer()):
+            v = int(v)
+        out.append(v)
+    return tuple(out)
+
+
+def _key_text(key: tuple) -> str:
+    return orjson.dumps(list(_normal_key(key)), default=str).decode()
+
+
+def _record_hits(hits) -> None:
+    """Store (rule id, term, join key, event pk, timestamp) of a batch's hits, at once."""
+    objs = [
+        SequenceHit(rule_id=rid, term=term, key=_key_text(key), event_pk=pk, timestamp=ts)
+        for rid, term, key, pk, ts in hits
+    ]
+    if objs:
+        SequenceHit.objects.bulk_create(objs, batch_size=2000)
+
+
+def _stored_hits(spans: dict[str, timedelta], rows) -> dict[tuple[str, int], set[tuple]]:
+    """(rule id, term) -> the join keys of the hits stored within the rule's span of the
+    batch (one query; each rule's window is cut in the database)."""
+    if not spans:
+        return {}
+    first_ts, last_ts = rows[0][2], rows[-1][2]
+    found: dict[tuple[str, int], set[tuple]] = {}
+    if connection.vendor == "postgresql":
+        table = SequenceHit._meta.db_table
+        rids = list(spans)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT h.rule_id, h.term, h.key FROM {table} h "  # noqa: S608 (model identifiers; values are parameters)
+                "JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS w(rid, lo, hi) "
+                "ON h.rule_id = w.rid AND h.timestamp >= w.lo AND h.timestamp <= w.hi",
+                [
+                    rids,
+                    [first_ts - spans[r] for r in rids],
+                    [last_ts + spans[r] for r in rids],
+                ],
+            )
+            fetched = cursor.fetchall()
+    else:
+        widest = max(spans.values())
+        fetched = [
+            (rid, term, key)
+            for rid, term, key, ts in SequenceHit.objects.filter(
+                rule_id__in=list(spans),
+                timestamp__gte=first_ts - widest,
+                timestamp__lte=last_ts + widest,
+            ).values_list("rule_id", "term", "key", "timestamp")
+            if first_ts - spans[rid] <= ts <= last_ts + spans[rid]
+        ]
+    for rid, term, key in fetched:
+        found.setdefault((rid, term), set()).add(tuple(orjson.loads(key)))
+    return found
+
+
+def _key_columns(query) -> list[tuple[str, ...] | None]:
+    """Per join-key position of a sequence, the indexed columns its queries' keys there are
+    read from (one column for a shared ``by`` field; several when the queries key on
+    different fields, such as a process's entity id and its child's parent entity id), or
+    None when one of them is not an indexed column."""
+    seq = query.statement.query
+    terms = [*seq.terms, *([seq.until] if seq.until is not None else [])]
+    width = len(terms[0].keys) if terms else 0
+    out: list[tuple[str, ...] | None] = []
+    for i in range(width):
+        columns = {_KEY_COLUMNS.get(_plain_path(t.keys[i]) or "") for t in terms}
+        out.append(None if None in columns else tuple(sorted(columns)))
+    return out
+
+
+def _narrowing(query, keys: set[tuple]) -> tuple | None:
+    """The look-back filter for ``keys``: per join-key position read from indexed columns,
+    ``(columns, values)``: an event can share a match only if one of those columns holds
+    one of the values the keys have there. None when no position is indexed. (A
+    multi-valued field is indexed by its first value: an event joining on another value
+    is missed here, as by the column itself.)"""
+    narrowing = []
+    for i, columns in enumerate(_key_columns(query)):
+        if columns is None:
+            continue
+        values = set()
+        for key in keys:
+            v = key[i] if i < len(key) else None
+            if isinstance(v, str | int | float) and not isinstance(v, bool) and str(v):
+                values.add(str(v)[:255])
+        narrowing.append((columns, frozenset(values)))
+    return tuple(narrowing) or None
+
+
 def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> BatchOutcome:
     """Evaluate the enabled rules over newly stored events and raise their alerts.
 
@@ -587,50 +790,21 @@ def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
     ruleset = compile_ruleset({rule_id: rule.query for rule_id, rule in rules.items()})
     # A stored query our engine can no longer compile fails its rule, not the batch.
     failures = {rid: f"{type(exc).__name__}: {exc}" for rid, exc in ruleset.errors.items()}
+    sequence_ids = [rid for rid, q in ruleset.queries.items() if q.kind == "sequence"]
     try:
         # One pass of the rule set's prefilter: per rule, the batch events that can match it
-        # (and, for sequences, which of its queries each one satisfies).
-        per_rule = dict(zip(ruleset.rule_ids, ruleset.candidates(docs), strict=True))
+        # (and, for sequences, which of their queries each one satisfies); the broad queries
+        # of sequences wait until it is known which join keys can still make a match.
+        found = ruleset.candidates(docs, defer=True)
     except Exception:
         logger.exception("rule set prefilter failed; evaluating every rule on every event")
+        found = None
+    if found is None:
         per_rule = dict.fromkeys(ruleset.rule_ids, (docs, None))
-
-    # Sequences that have a candidate in the batch also look back (and forward) in the
-    # store: events within maxspan sharing the join keys, themselves prefiltered.
-    shapes = {
-        rid: shape
-        for rid, (candidates, _flags) in per_rule.items()
-        if candidates and (shape := sequence_shape(ruleset.queries[rid])) is not None
-    }
-    context_of: dict[str, list[dict]] = {}
-    sequence_ids = [rid for rid, q in ruleset.queries.items() if q.kind == "sequence"]
-    cache = _sequence_candidates
-    if sequence_ids:
-        sequences = compile_ruleset({rid: rules[rid].query for rid in sequence_ids})
-        cache.bind(frozenset((rid, rules[rid].query) for rid in sequence_ids))
-    if shapes:
-        windows = _look_around(
-            {rid: (shape, shape.maxspan or rules[rid].lookback) for rid, shape in shapes.items()},
-            {rid: per_rule[rid][0] for rid in shapes},
-            rows,
-        )
-        cache.fill(sorted({pk for pks in windows.values() for pk in pks}), sequences)
-        for rule_id, pks in windows.items():
-            extra = cache.context(rule_id, pks)
-            shape = shapes[rule_id]
-            if extra and shape.key_paths:
-                keys = {_key_tuple(doc, shape.key_paths) for doc in per_rule[rule_id][0]}
-                extra = [doc for doc in extra if _key_tuple(doc, shape.key_paths) in keys]
-            if extra:
-                context_of[rule_id] = extra
-    if sequence_ids:
-        # This batch is the next batches' look-back: remember what it can match.
-        of_doc: dict[int, set[str]] = {}
-        for rid in sequence_ids:
-            for doc in per_rule.get(rid, ((), None))[0]:
-                of_doc.setdefault(id(doc), set()).add(rid)
-        for pk, doc, _ts in rows:
-            cache.put(pk, frozenset(of_doc.get(id(doc), ())), doc)
+        context_of = {}
+    else:
+        context_of = _sequence_context(ruleset, found, sequence_ids, rules, rows)
+        per_rule = {rid: found.of(rid) for rid in ruleset.rule_ids}
 
     matches: dict[str, list] = {}
     for rule_id, (candidates, flags) in per_rule.items():

@@ -147,6 +147,34 @@ class RuleRun(models.Model):
         return f"{self.rule_id} {self.trigger} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M}"
 
 
+class SequenceHit(models.Model):
+    """A stored event that matched one of a sequence rule's queries, with its join key there.
+
+    Detection on ingest records, for every sequence rule, the batch events that matched its
+    queries evaluated in the first pass (all but the broad ones, see ``rules.eql.deferral``).
+    A later batch then knows, without reading stored events, which join keys can still make
+    a match with it: those with a hit of each of these queries in the batch or stored within
+    the rule's span. Rows are small, written in bulk with their batch, purged with events.
+    """
+
+    rule_id = models.CharField(max_length=64)
+    term = models.PositiveSmallIntegerField(help_text="the query's position in the matcher")
+    key = models.TextField(help_text="the join key, as a JSON array")
+    event_pk = models.BigIntegerField(help_text="the event's row (no foreign key: bulk writes)")
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # Detection reads a rule's hits within its maxspan of a batch.
+            models.Index(fields=["rule_id", "timestamp"], name="seqhit_rule_time"),
+            # The retention purge deletes by age.
+            models.Index(fields=["timestamp"], name="seqhit_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}[{self.term}] {self.key} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -44,6 +44,7 @@ import threading
 from collections.abc import Iterable, Iterator
 
 from . import ast
+from .deferral import Deferring, complete, flag_terms, keys_of_eager_terms
 from .errors import EqlError
 from .fields import field_getter
 from .index import Plan, Route
@@ -144,6 +145,7 @@ class RuleSet:
         ):
             ops = self._ordered_operands(c, atoms)
             self.routes.append(Route(slot, filter_no, term, cat, insensitive, atoms, ops))
+        self._anchor_term: dict[int, int] = {}
         self._deferred = self._choose_deferred()
         deferred = {i for routes in self._deferred.values() for i in routes}
         # (category, case-insensitive?) -> route ids; category None: every event
@@ -199,7 +201,7 @@ class RuleSet:
         filter; the other terms that would run on most events of their category (keyed on
         broad values only, or not keyed) wait until the pass is over, and are then evaluated
         only if every eagerly evaluated positive term has matched, and only on the events
-        whose join key those terms produced (:meth:`_run_deferred`). A filter is deferred as a
+        whose join key those terms produced (:mod:`rules.eql.deferral`). A filter is deferred as a
         whole (all its routes) or not at all.
         """
         by_filter: dict[tuple[int, int], list[int]] = {}
@@ -217,10 +219,36 @@ class RuleSet:
                 f for f, ids in mine.items() if n_missing <= self.routes[ids[0]].term < len(q.terms)
             ]
             anchor = min(positive, key=lambda f: (cost[f], f))
+            self._anchor_term[slot] = self.routes[mine[anchor][0]].term
             later = [i for f, ids in mine.items() if f != anchor and cost[f] >= BROAD for i in ids]
             if later:
                 deferred[slot] = later
         return deferred
+
+    def join_keyspecs(self, rule_id: str) -> list:
+        """The join-key specs of a sequence's filters (``.combos(event)`` gives an event's
+        join keys in that filter), in flag order; empty for other queries."""
+        query = self.queries[rule_id]
+        if query.kind != "sequence":
+            return []
+        return [keyspec for _pred, keyspec, _positive in flag_terms(query)]
+
+    def eager_terms(self, rule_id: str) -> list[int]:
+        """For a sequence, the flag positions of its positive terms that a deferring pass
+        evaluates (all but the broad ones; the anchor always); empty for other queries."""
+        slot = self.rule_ids.index(rule_id)
+        query = self.queries[rule_id]
+        if query.kind != "sequence":
+            return []
+        deferred = {self.routes[i].term for i in self._deferred.get(slot, ())}
+        return [p for p, (_pred, _ks, positive) in enumerate(flag_terms(query))
+                if positive and p not in deferred]  # fmt: skip
+
+    def anchor_term(self, rule_id: str) -> int | None:
+        """For a sequence, the flag position (see :meth:`candidates`) of its anchor: the
+        positive term its prefilter evaluates first, most selective; every match holds an
+        event of it. None for other queries."""
+        return self._anchor_term.get(self.rule_ids.index(rule_id))
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -254,17 +282,36 @@ class RuleSet:
         with _gc_paused():
             return self._prefiltered(events, None)
 
-    def candidates(self, events: Iterable[dict]) -> list[tuple[list[dict], list | None]]:
-        """Per rule slot, ``(events, flags)``: the events (in input order) that match at least
+    def candidates(self, events: list[dict], *, defer: bool = False) -> Candidates:
+        """One pass over ``events``: per rule, the events (in input order) that match at least
         one of its filters, as :meth:`prefiltered`, and for a sequence which of its filters
-        each of them satisfies (None for other queries), for :meth:`search_rule`."""
+        each of them satisfies (see :class:`Candidates`). With ``defer``, the broad terms of
+        sequences are left out of the pass, for the caller to complete the sequences that can
+        still match (:meth:`Candidates.complete`)."""
         flags: list[list] = [[] for _ in self.rule_ids]
+        deferring = Deferring(len(self.rule_ids)) if defer and self._deferred else None
         with _gc_paused():
-            lists = self._prefiltered(events, flags)
-        return [
-            (lists[slot], flags[slot] if self._n_terms[slot] else None)
-            for slot in range(len(self.rule_ids))
-        ]
+            lists = self._prefiltered(events, flags, deferring)
+        return Candidates(self, events, lists, flags, deferring)
+
+    def _run_deferred(self, events: list, lists: list, flags: list, deferring: Deferring):
+        """Complete the sequences whose terms were deferred, so that their lists and flags hold
+        exactly what a pass over every route would have kept, evaluating a deferred term only
+        on the events whose join key every eagerly evaluated positive term produced (none at
+        all when one of those terms matched nothing)."""
+        for slot, routes in self._deferred.items():
+            if not lists[slot]:
+                continue
+            terms = flag_terms(self.queries[self.rule_ids[slot]])
+            work = [(self.routes[i].term, self.routes[i].category) for i in routes]
+            keys = keys_of_eager_terms(terms, {p for p, _c in work}, lists[slot], flags[slot])
+            if not keys:
+                lists[slot], flags[slot] = [], []
+                continue
+            lists[slot], flags[slot] = complete(
+                events, lists[slot], flags[slot], deferring.kept_at[slot], work, terms,
+                deferring, keys,
+            )  # fmt: skip
 
     def search_rule(self, rule_id: str, events: list[dict], flags: list | None = None) -> list:
         """The rule's ``Query.search`` over ``events``, taking for sequences the truth of its
@@ -276,13 +323,12 @@ class RuleSet:
             return query.search(events)
 
     def _prefiltered(
-        self, events: Iterable[dict], flags: list | None, deferring: _Deferring | None = None
+        self, events: Iterable[dict], flags: list | None, deferring: Deferring | None = None
     ) -> list[list[dict]]:
         """``prefiltered``; with ``flags`` (a list with one empty list per rule slot), also
         records for each event a sequence rule keeps the truth of each of its filters. With
         ``deferring``, the deferred routes are left out and ``deferring`` records what
-        :meth:`_run_deferred` needs: each kept sequence event's position in ``events``, and
-        the positions of the events of each category."""
+        completing them needs (see :mod:`rules.eql.deferral`)."""
         lists: list[list[dict]] = [[] for _ in self.rule_ids]
         eager = deferring is not None
         kept_at = deferring.kept_at if eager else None
@@ -356,7 +402,7 @@ class RuleSet:
         # Deferring needs to come back to the events after the pass: only for a list (an
         # iterator's events would all have to be kept alive for it).
         deferring = (
-            _Deferring(len(self.rule_ids)) if self._deferred and type(events) is list else None
+            Deferring(len(self.rule_ids)) if self._deferred and type(events) is list else None
         )
         with _gc_paused():
             lists = self._prefiltered(events, flags, deferring)
@@ -372,109 +418,6 @@ class RuleSet:
                         found = query.search(lists[slot])
                 for match in found:
                     yield rule_id, match
-
-    def _run_deferred(self, events: list, lists: list, flags: list, deferring: _Deferring):
-        """Complete ``lists`` and ``flags`` of the sequences whose routes were deferred, so
-        that they hold exactly what a pass over every route would have kept.
-
-        An event of a deferred term can only matter to a sequence of its join key, and a
-        sequence completes only if every positive term matches an event of that key. So when
-        an eagerly evaluated positive term matched nothing, the sequence has no result (its
-        lists are emptied); otherwise a deferred term is evaluated only on the events of its
-        category whose join key every eagerly evaluated positive term produced. The others
-        cannot change the result: the sequence matcher's state is per join key, and ``until``
-        and missing-event terms only act on the sequences of their own key.
-        """
-        for slot, routes in self._deferred.items():
-            kept, rows = lists[slot], flags[slot]
-            if not kept:
-                continue
-            terms = _flag_terms(self.queries[self.rule_ids[slot]])
-            deferred_pos = {self.routes[i].term for i in routes}
-            eager_positive = [p for p, (_pred, _ks, positive) in enumerate(terms)
-                              if positive and p not in deferred_pos]  # fmt: skip
-            keys = None
-            for p in eager_positive:
-                keyspec = terms[p][1]
-                found = set()
-                for e, row in zip(kept, rows, strict=True):
-                    if row[p]:
-                        found.update(keyspec.combos(e))
-                keys = found if keys is None else keys & found
-                if not keys:
-                    break
-            if not keys:
-                lists[slot], flags[slot] = [], []
-                continue
-            by_pos = dict(zip(deferring.kept_at[slot], zip(kept, rows, strict=True), strict=True))
-            n = len(terms)
-            # per key component, the values the keys hold there: a scalar outside them rules
-            # an event out before its whole key is worked out (the last components, a term's
-            # own keys such as a process id, are the most telling: they are read first)
-            width = len(next(iter(keys)))
-            components = [{k[c] for k in keys} for c in range(width)]
-            for i in routes:
-                p = self.routes[i].term
-                pred, keyspec, _positive = terms[p]
-                checks = list(zip(keyspec.getters, keyspec.optional, components, strict=True))
-                checks.reverse()
-                for at in deferring.positions(self.routes[i].category):
-                    e = events[at]
-                    if not _may_join(checks, e) or not _joins(keyspec, e, keys) or not pred(e):
-                        continue
-                    entry = by_pos.get(at)
-                    if entry is None:
-                        entry = by_pos[at] = (e, [False] * n)
-                    entry[1][p] = True
-            ordered = sorted(by_pos.items())
-            lists[slot] = [e for _at, (e, _row) in ordered]
-            flags[slot] = [row for _at, (_e, row) in ordered]
-
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _may_join(checks: list, e: dict) -> bool:
-    """False when one key component of the event rules out every key: a null plain key, or a
-    scalar no key holds at that position (``checks``: (getter, optional?, allowed values))."""
-    for get, optional, allowed in checks:
-        v = get(e)
-        if v is None:
-            if not optional:
-                return False
-        elif type(v) in _SCALARS and v not in allowed:
-            return False
-    return True
-
-
-def _joins(keyspec, e: dict, keys: set) -> bool:
-    """Whether one of the event's join keys (``keyspec.combos(e)``) is in ``keys``: directly
-    when every key value is a plain non-null scalar (its only key is then their tuple)."""
-    values = tuple(g(e) for g in keyspec.getters)
-    for v in values:
-        if v is None or type(v) not in _SCALARS:
-            return any(key in keys for key in keyspec.combos(e))
-    return values in keys
-
-
-class _Deferring:
-    """What a deferring pass records for :meth:`RuleSet._run_deferred`."""
-
-    __slots__ = ("kept_at", "of_category")
-
-    def __init__(self, n_rules: int):
-        self.kept_at: list[list[int]] = [[] for _ in range(n_rules)]
-        self.of_category: dict[tuple, list[int]] = {}
-
-    def positions(self, category: str | None) -> list[int]:
-        """Positions of the events of ``category`` (every event for ``None``), in order."""
-        if category is None:
-            lists = list(self.of_category.values())
-        else:
-            lists = [at for cats, at in self.of_category.items() if category in cats]
-        if len(lists) == 1:
-            return lists[0]
-        return sorted(at for lst in lists for at in lst)
 
 
 def _choose_keys(drafts: list) -> list:
@@ -539,14 +482,90 @@ def _term_positions(q) -> list[int]:
     return pos
 
 
-def _flag_terms(query) -> list[tuple]:
-    """``(predicate, key spec, positive?)`` of a sequence's filters, in flag order (missing
-    terms, positive terms, ``until``), as its matcher evaluates them."""
-    out = [(pred, keyspec, False) for _i, pred, keyspec in query._missing]
-    out += [(pred, keyspec, True) for _i, pred, keyspec in query._positive]
-    if query._until is not None:
-        out.append((query._until[0], query._until[1], False))
-    return out
+class Candidates:
+    """What one pass of a rule set over a batch kept, per rule (:meth:`RuleSet.candidates`).
+
+    ``of(rule_id)`` gives ``(events, flags)``: the events that may take part in the rule's
+    results, and for a sequence, per event, the truth of each of its filters in the order of
+    its matcher (missing terms, positive terms, ``until``); None for other queries. Pass them
+    to :meth:`RuleSet.search_rule`. When the pass deferred a sequence's broad terms, the
+    sequence's lists hold its other terms only until :meth:`complete` is called for it.
+    """
+
+    def __init__(self, ruleset: RuleSet, events: list, lists: list, flags: list, deferring):
+        self.ruleset = ruleset
+        self.events = events
+        self._lists = lists
+        self._flags = flags
+        self._deferring = deferring
+        self._done: set[int] = set()
+
+    def of(self, rule_id: str) -> tuple[list, list | None]:
+        slot = self.ruleset.rule_ids.index(rule_id)
+        return self._lists[slot], self._flags[slot] if self.ruleset._n_terms[slot] else None
+
+    def deferred(self, rule_id: str) -> bool:
+        """Whether the rule has terms this pass left for :meth:`complete`."""
+        slot = self.ruleset.rule_ids.index(rule_id)
+        return (
+            self._deferring is not None
+            and slot in self.ruleset._deferred
+            and slot not in self._done
+        )
+
+    def hits(self, rule_id: str) -> dict[int, list[tuple[dict, list[tuple]]]]:
+        """For a sequence, per positive term the pass evaluated (its flag position), the events
+        that satisfy it, each with its join keys there. Every match of the sequence holds an
+        event of each of these terms."""
+        rs = self.ruleset
+        slot = rs.rule_ids.index(rule_id)
+        out: dict[int, list] = {}
+        terms = flag_terms(rs.queries[rule_id])
+        for term in rs.eager_terms(rule_id):
+            keyspec = terms[term][1]
+            out[term] = [
+                (e, keyspec.combos(e))
+                for e, row in zip(self._lists[slot], self._flags[slot], strict=True)
+                if row[term]
+            ]
+        return out
+
+    def join_keys(self, rule_id: str, events: list[dict], flags: list) -> set[tuple]:
+        """Every join key the given events of a sequence have, in the terms they satisfy."""
+        terms = flag_terms(self.ruleset.queries[rule_id])
+        keys: set[tuple] = set()
+        for e, row in zip(events, flags, strict=True):
+            for p, (_pred, keyspec, _positive) in enumerate(terms):
+                if row[p]:
+                    keys.update(keyspec.combos(e))
+        return keys
+
+    def skip(self, rule_id: str) -> None:
+        """Drop the rule's candidates (its caller knows it cannot match) and its deferred
+        terms with them."""
+        slot = self.ruleset.rule_ids.index(rule_id)
+        self._done.add(slot)
+        self._lists[slot], self._flags[slot] = [], []
+
+    def complete(self, rule_id: str, keys: set[tuple]) -> None:
+        """Evaluate the sequence's deferred terms on the batch events whose join key is one of
+        ``keys`` (those of every event that can share a match with them), so that
+        :meth:`of` then gives what a full pass would have kept of the events of those keys."""
+        rs = self.ruleset
+        slot = rs.rule_ids.index(rule_id)
+        if not self.deferred(rule_id):
+            return
+        self._done.add(slot)
+        if not keys:
+            return
+        routes = rs._deferred[slot]
+        terms = flag_terms(rs.queries[rule_id])
+        work = [(rs.routes[i].term, rs.routes[i].category) for i in routes]
+        with _gc_paused():
+            self._lists[slot], self._flags[slot] = complete(
+                self.events, self._lists[slot], self._flags[slot],
+                self._deferring.kept_at[slot], work, terms, self._deferring, keys,
+            )  # fmt: skip
 
 
 def compile_many(texts: dict[str, str], *, on_error: str = "raise", **options) -> RuleSet:
