@@ -16,8 +16,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import logging
 import os
@@ -47,6 +45,7 @@ from rules.models import (
     SequenceHit,
     active_exceptions_q,
 )
+from rules.pauses import gc_paused
 from triage.models import Alert, AlertEvent, Status, alert_key
 
 logger = logging.getLogger(__name__)
@@ -117,7 +116,7 @@ def warm_up() -> None:
     """Compile the enabled rules into this process's cache (and close the connection used)."""
     from django.db import close_old_connections
 
-    compile_ruleset({r.rule_id: r.query for r in DetectionRule.objects.enabled()})
+    compile_ruleset({r.rule_id: r.query for r in DetectionRule.objects.enabled()}).prepare()
     close_old_connections()
 
 
@@ -538,23 +537,6 @@ class _SequenceCandidates:
 _sequence_candidates = _SequenceCandidates()
 
 
-@contextlib.contextmanager
-def _gc_paused():
-    """Cyclic garbage collection off while a batch is worked on, then one collection.
-
-    A batch decodes thousands of documents; each collection the allocations would set off
-    traverses every object of the worker (Django, the compiled rules), so a batch cost grew
-    with the size of the process. The work makes no reference cycles worth collecting early.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _load_rows(event_pks: list[int]) -> list[tuple[int, dict, datetime]]:
     """(pk, document, timestamp) of the events, in time order (then pk). The documents are
     read as text and decoded with orjson; the timestamp is the stored, indexed one."""
@@ -771,7 +753,7 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
     that share their join keys (an attack split across two batches is still one sequence).
     A ``RuleRun`` (trigger "ingest") is recorded for each rule that raised alerts or failed.
     """
-    with _gc_paused():
+    with gc_paused():
         return _detect_new_events(event_pks, now or datetime.now(UTC))
 
 

@@ -9,10 +9,11 @@ are handed to detection.
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg
@@ -23,6 +24,7 @@ from rules.ingest.fields import MISSING, get_field, has_dotted_key
 from rules.ingest.records import ParsedRecord
 from rules.ingest.timeutil import parse_timestamp
 from rules.models import Event, IngestSource
+from rules.pauses import gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -165,43 +167,34 @@ _STAGE_TYPES = {"timestamp": "timestamptz", "process_pid": "bigint", "parent_pid
 def _insert_postgresql(rows: list[EventRow], source_id: int | None) -> list[tuple[int, str]]:
     """Insert the rows not stored yet; returns (id, event_id) of each row this call inserted.
 
-    Fast path: look the ids up, ``COPY`` the new rows straight into the table, read their ids
-    back. If a concurrent writer inserts one of the same ids in between, the unique constraint
-    stops the COPY (rolled back to a savepoint) and the safe path runs instead.
+    Fast path, for rows none of which is stored yet (the usual case): reserve their ids from
+    the table's sequence, then ``COPY`` them with those ids, so nothing is read back. If one
+    is stored already (a file sent twice, a concurrent writer), the unique constraint stops
+    the COPY (rolled back to a savepoint) and the safe path runs instead.
     """
     table = Event._meta.db_table
-    ids = [row.event_id for row in rows]
+    names = ", ".join(_COLUMNS)
     with connection.cursor() as django_cursor:
-        # psycopg's own cursor with server-side binding: arrays go as parameters, unquoted.
+        # psycopg's own cursor: COPY streams the rows without quoting them
         cursor = psycopg.Cursor(django_cursor.cursor.connection)
-        existing = _stored_ids(cursor, ids)
-        fresh = [row for row in rows if row.event_id not in existing]
-        if not fresh:
-            return []
-        names = ", ".join(_COLUMNS)
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(rows)],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
         now = datetime.now(UTC)
+        columns = _row_columns
         try:
-            with transaction.atomic():
-                with cursor.copy(
-                    f"COPY {table} ({names}, ingested_at, source_id, doc) FROM STDIN"
-                ) as copy:
-                    for row in fresh:
-                        copy.write_row(
-                            [*(row.columns[n] for n in _COLUMNS), now, source_id, row.doc_json]
-                        )
-                cursor.execute(
-                    f"SELECT id, event_id FROM {table} WHERE event_id = ANY(%s)",  # noqa: S608 (model identifiers; values are parameters)
-                    [[row.event_id for row in fresh]],
-                )
-                return cursor.fetchall()
+            statement = f"COPY {table} (id, {names}, ingested_at, source_id, doc) FROM STDIN"
+            with transaction.atomic(), cursor.copy(statement) as copy:
+                for pk, row in zip(ids, rows, strict=True):
+                    copy.write_row((pk, *columns(row.columns), now, source_id, row.doc_json))
         except (IntegrityError, psycopg.errors.UniqueViolation):
-            return _insert_staged(fresh, source_id)
+            return _insert_staged(rows, source_id)
+        return [(pk, row.event_id) for pk, row in zip(ids, rows, strict=True)]
 
 
-def _stored_ids(cursor, ids: list[str]) -> set[str]:
-    table = Event._meta.db_table
-    cursor.execute(f"SELECT event_id FROM {table} WHERE event_id = ANY(%s)", [ids])  # noqa: S608 (model identifiers; values are parameters)
-    return {event_id for (event_id,) in cursor.fetchall()}
+_row_columns = operator.itemgetter(*_COLUMNS)
 
 
 def _insert_staged(rows: list[EventRow], source_id: int | None) -> list[tuple[int, str]]:
@@ -380,6 +373,16 @@ def ingest_records(
 
     ``on_batch(summary)`` is called after each batch commits (progress reporting).
     """
+    with gc_paused():
+        return _ingest_records(records, source, batch_size, on_batch)
+
+
+# An ingest source's "last seen" time is written at most this often (every request would
+# otherwise update the same row).
+LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+
+def _ingest_records(records, source, batch_size: int, on_batch) -> IngestSummary:
     summary = IngestSummary()
     batch: list[EventRow] = []
 
@@ -397,6 +400,11 @@ def ingest_records(
             flush()
     if batch:
         flush()
-    if source is not None and (summary.accepted or summary.duplicates):
-        IngestSource.objects.filter(pk=source.pk).update(last_seen_at=datetime.now(UTC))
+    now = datetime.now(UTC)
+    if source is not None and (summary.accepted or summary.duplicates) and _stale(source, now):
+        IngestSource.objects.filter(pk=source.pk).update(last_seen_at=now)
     return summary
+
+
+def _stale(source: IngestSource, now: datetime) -> bool:
+    return source.last_seen_at is None or now - source.last_seen_at >= LAST_SEEN_RESOLUTION

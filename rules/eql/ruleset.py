@@ -161,6 +161,18 @@ class RuleSet:
         # per route, its conditions' generated test, made when the route is first checked
         self._tests = [self._lazy_test(i) for i in range(len(self.routes))]
 
+    def prepare(self) -> RuleSet:
+        """Do now what a search otherwise does on first use: generate the test of every filter
+        and the index of every event category the rules name (a worker calls this at start,
+        so that its first batches are as fast as the next)."""
+        for i, route in enumerate(self.routes):
+            self._tests[i] = self._operands.test(route.operands)
+        categories = {r.category for r in self.routes if r.category is not None}
+        for category in sorted(categories):
+            for eager in (False, True):
+                self._plan((category,), eager)
+        return self
+
     def _lazy_test(self, i: int):
         def first_call(*args):
             test = self._tests[i] = self._operands.test(self.routes[i].operands)

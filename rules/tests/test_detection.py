@@ -381,13 +381,11 @@ def test_ingest_draws_a_progress_bar_on_stderr_when_it_is_a_terminal(tmp_path, m
     assert "events.ndjson:" in terminal.getvalue() and "%|" in terminal.getvalue()
 
 
-def test_an_event_stored_concurrently_between_check_and_copy_is_a_duplicate(monkeypatch):
-    from rules import services
-
+def test_a_batch_holding_an_event_stored_already_stores_only_the_new_one():
     first = process_start()
     store([first])
-    # Another writer stored `first` after our check: the fast COPY fails, the safe path runs.
-    monkeypatch.setattr(services, "_stored_ids", lambda cursor, ids: set())
+    # `first` is stored (sent twice, or by a concurrent writer): the fast COPY fails on the
+    # unique constraint and the safe path stores the rest.
     second = process_start()
     result = store_events([event_row(first), event_row(second)])
     assert (result.accepted, result.duplicates) == (1, 1)
