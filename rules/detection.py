@@ -16,6 +16,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -229,6 +230,31 @@ class ExceptionMatcher:
 
 def active_exceptions(rule: DetectionRule, now: datetime) -> ExceptionMatcher:
     return ExceptionMatcher(list(rule.exceptions.filter(active_exceptions_q(now))))
+
+
+def _active_exceptions_of(rules: list[DetectionRule], now: datetime) -> dict[int, ExceptionMatcher]:
+    """Rule pk -> its active exceptions, for several rules in one query."""
+    found: dict[int, list[RuleException]] = {rule.pk: [] for rule in rules}
+    if rules:
+        for exc in RuleException.objects.filter(active_exceptions_q(now), rule__in=rules):
+            found[exc.rule_id].append(exc)
+    return {pk: ExceptionMatcher(excs) for pk, excs in found.items()}
+
+
+@contextlib.contextmanager
+def _detection_writes():
+    """A transaction for what detection derives from stored events (alerts, runs, hits).
+
+    On PostgreSQL its commit does not wait for the disk (``synchronous_commit`` off for this
+    transaction only): a crash can lose the last moments of it, which the scheduled rule
+    runs derive again (alert keys keep that idempotent); the events themselves are always
+    committed durably by ingest.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 # --- alerts --------------------------------------------------------------------------------
@@ -665,13 +691,26 @@ def _key_text(key: tuple) -> str:
 
 
 def _record_hits(hits) -> None:
-    """Store (rule id, term, join key, event pk, timestamp) of a batch's hits, at once."""
-    objs = [
-        SequenceHit(rule_id=rid, term=term, key=_key_text(key), event_pk=pk, timestamp=ts)
-        for rid, term, key, pk, ts in hits
-    ]
-    if objs:
-        SequenceHit.objects.bulk_create(objs, batch_size=2000)
+    """Store (rule id, term, join key, event pk, timestamp) of a batch's hits, committed."""
+    rows = [(rid, term, _key_text(key), pk, ts) for rid, term, key, pk, ts in hits]
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        SequenceHit.objects.bulk_create(
+            (
+                SequenceHit(rule_id=r, term=t, key=k, event_pk=p, timestamp=ts)
+                for r, t, k, p, ts in rows
+            ),
+            batch_size=2000,
+        )
+        return
+    table = SequenceHit._meta.db_table
+    with _detection_writes(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (rule_id, term, key, event_pk, timestamp) "  # noqa: S608 (model identifiers; values are parameters)
+            "SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], %s::bigint[], %s::timestamptz[])",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
 
 
 def _stored_hits(spans: dict[str, timedelta], rows) -> dict[tuple[str, int], set[tuple]]:
@@ -809,25 +848,27 @@ def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
     involved = {
         r.rule_id: r for r in DetectionRule.objects.filter(rule_id__in=[*matches, *failures])
     }
+    exceptions = _active_exceptions_of([involved[rid] for rid in matches if rid in involved], now)
     for rule_id, found in matches.items():
         rule = involved.get(rule_id)
         if rule is None:  # deleted since the batch started
             continue
         cands, _suppressed, reached = select_candidates(
-            rule_id, found, active_exceptions(rule, now), rule.max_signals
+            rule_id, found, exceptions[rule.pk], rule.max_signals
         )
-        new_ids = raise_alerts(rule, cands, now=now)
+        with _detection_writes():  # a rule's alerts and its run: one commit
+            new_ids = raise_alerts(rule, cands, now=now)
+            _record_run(
+                rule,
+                RuleRun.Trigger.INGEST,
+                now,
+                window,
+                scanned=len(rows),
+                raised=len(new_ids),
+                reached=reached,
+                started=started,
+            )
         outcome.alerts += len(new_ids)
-        _record_run(
-            rule,
-            RuleRun.Trigger.INGEST,
-            now,
-            window,
-            scanned=len(rows),
-            raised=len(new_ids),
-            reached=reached,
-            started=started,
-        )
         if new_ids:
             _pause_point()
     for rule_id, error in failures.items():
