@@ -563,6 +563,9 @@ class _SequenceCandidates:
 _sequence_candidates = _SequenceCandidates()
 
 
+_fromepoch = datetime.fromtimestamp
+
+
 def _load_rows(event_pks: list[int]) -> list[tuple[int, dict, datetime]]:
     """(pk, document, timestamp) of the events, in time order (then pk). The documents are
     read as text and decoded with orjson; the timestamp is the stored, indexed one."""
@@ -574,11 +577,16 @@ def _load_rows(event_pks: list[int]) -> list[tuple[int, dict, datetime]]:
     else:
         table = Event._meta.db_table
         with connection.cursor() as cursor:
+            # the time as epoch seconds: a float is read much faster than a timestamp
             cursor.execute(
-                f"SELECT id, doc::text, timestamp FROM {table} WHERE id = ANY(%s)",  # noqa: S608 (model identifiers; values are parameters)
+                f"SELECT id, doc::text, extract(epoch FROM timestamp)::float8 FROM {table} "  # noqa: S608 (model identifiers; values are parameters)
+                "WHERE id = ANY(%s)",
                 [list(event_pks)],
             )
-            rows = [(pk, orjson.loads(text), ts) for pk, text, ts in cursor.fetchall()]
+            rows = [
+                (pk, orjson.loads(text), _fromepoch(epoch, UTC))
+                for pk, text, epoch in cursor.fetchall()
+            ]
     rows.sort(key=lambda r: (r[2], r[0]))
     return rows
 
