@@ -288,6 +288,11 @@ def check_ecs(doc: dict) -> dict:
     """
     if _check_nested(doc) is not None:
         return doc
+    return _check_general(doc)
+
+
+def _check_general(doc: dict) -> dict:
+    """``check_ecs`` for any document: nested, dotted or mixed keys."""
     objects: set[str] = set()
     flat = flatten(doc, objects)  # one pass; the typed fields present are looked up in it
     ts = flat.get("@timestamp")

@@ -394,3 +394,56 @@ def test_memoised_conditions_never_confuse_values_of_different_types():
     rs = eql.compile_many(texts, size=BIG)
     first = results(rs.search(events))
     assert results(rs.search(events)) == first  # a second search reuses the warm memos
+
+
+# ---- candidates for the detection pipeline ---------------------------------------------------
+
+
+@needs_corpus
+def test_sequences_completed_for_their_join_keys_match_as_each_query_alone():
+    """A deferring pass, completed for every join key the full pass saw, gives each sequence
+    the results it has alone; skipped or not, event queries are untouched."""
+    events = generated(1_500, 0.1, True)
+    corpus = compiled_corpus()
+    rs = RuleSet({rid: corpus.queries[rid] for rid in windows_rules()})
+    full = rs.candidates(events)
+    found = rs.candidates(events, defer=True)
+    deferred = [rid for rid in rs.rule_ids if found.deferred(rid)]
+    assert len(deferred) >= 5
+    for rid in rs.rule_ids:
+        if found.deferred(rid):
+            found.complete(rid, found.join_keys(rid, *full.of(rid)))
+        expected = results((rid, m) for m in rs.queries[rid].search(events))
+        assert results((rid, m) for m in rs.search_rule(rid, *found.of(rid))) == expected, rid
+
+
+def test_hits_are_the_events_of_the_queries_a_deferring_pass_evaluates():
+    rs = eql.compile_many(
+        {"seq": 'sequence by host.id [process where process.name == "a.exe"] [process where true]'},
+        size=BIG,
+    )
+    events = [
+        proc("a.exe", ts=1, host={"id": "h1"}),
+        proc("b.exe", ts=2, host={"id": "h1"}),
+        proc("a.exe", ts=3, host={"id": ["h2", "h3"]}),
+    ]
+    found = rs.candidates(events, defer=True)
+    assert rs.eager_terms("seq") == [0] and rs.anchor_term("seq") == 0
+    hits = found.hits("seq")
+    assert [(e["@timestamp"], keys) for e, keys in hits[0]] == [
+        (1, [("h1",)]),
+        (3, [("h2",), ("h3",)]),
+    ]
+    assert found.deferred("seq")
+    found.complete("seq", {("h1",)})
+    kept, flags = found.of("seq")
+    # the broad query is evaluated for host h1 only: the h2/h3 event keeps its first flag
+    assert [e["@timestamp"] for e in kept] == [1, 2, 3]
+    assert flags == [[True, True], [False, True], [True, False]]
+    assert [m.events for m in rs.search_rule("seq", kept, flags)] == [events[:2]]
+
+
+def test_preparing_a_rule_set_changes_no_result():
+    rs = eql.compile_many(CASES, size=BIG)
+    before = results(rs.search(CASE_EVENTS))
+    assert results(rs.prepare().search(CASE_EVENTS)) == before

@@ -4,6 +4,8 @@ import copy
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rules.ingest import (
     EcsFieldError,
@@ -245,3 +247,91 @@ def test_timestamp_forms(value, expected):
 def test_timestamps_that_are_not_dates(value):
     with pytest.raises(EcsFieldError):
         check_ecs({"@timestamp": value})
+
+
+# ---- the nested fast path of check_ecs ---------------------------------------------------
+
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**64), 2**64),
+    st.floats(allow_nan=False),
+    st.sampled_from(["2024-01-01T00:00:00.000Z", "2024-01-01", "0x1f", "12", "x", "10.0.0.1", ""]),
+    st.lists(st.sampled_from(["a", "b", 1, None]), max_size=3),
+    st.dictionaries(st.sampled_from(["x", "pid"]), st.integers(0, 3), max_size=2),
+)
+FIELDS = ["@timestamp", "event.id", "event.category", "event.created", "process.pid",
+          "process.args", "process.parent.name", "host.os.type", "source.ip", "user.name",
+          "process.name", "other.field"]  # fmt: skip
+
+
+_TEXT = st.sampled_from(["a", "cmd.exe", "x y"])
+TYPICAL = {
+    "@timestamp": st.sampled_from(["2024-01-01T00:00:00.000Z", 1704067200000, "2024-01-01"]),
+    "event.id": st.one_of(_TEXT, st.integers(0, 9)),
+    "event.category": st.one_of(_TEXT, st.lists(_TEXT, max_size=2)),
+    "event.created": st.sampled_from(["2024-01-01T00:00:00Z", "2024-01-01 00:00:00+0100"]),
+    "process.pid": st.one_of(st.integers(0, 10**6), st.sampled_from(["12", "0x1f", 7.0])),
+    "process.args": st.lists(st.one_of(_TEXT, st.integers(0, 9)), max_size=3),
+    "process.parent.name": st.one_of(_TEXT, st.integers(0, 9)),
+    "host.os.type": _TEXT,
+    "source.ip": st.sampled_from(["10.0.0.1", "::1", "300.1.1.1"]),
+    "user.name": st.one_of(_TEXT, st.floats(allow_nan=False)),
+    "process.name": _TEXT,
+    "other.field": VALUES,
+}
+
+
+@st.composite
+def documents(draw):
+    # mostly a good timestamp, so that the other fields are reached
+    doc: dict = {"@timestamp": "2024-01-01T00:00:00.000Z"} if draw(st.integers(0, 4)) else {}
+    for field in draw(st.lists(st.sampled_from(FIELDS), unique=True, max_size=7)):
+        # mostly a value of the field's own type (which may still need coercing), so that
+        # the fields checked after it are reached too
+        value = draw(VALUES) if draw(st.integers(0, 3)) == 0 else draw(TYPICAL[field])
+        parts = field.split(".")
+        if draw(st.integers(0, 5)) == 0:  # now and then a dotted spelling
+            doc[field] = value
+            continue
+        node = doc
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            node[parts[-1]] = value
+    return doc
+
+
+def outcome(check, doc):
+    try:
+        return ("ok", check(copy.deepcopy(doc)))
+    except EcsFieldError as exc:
+        return ("error", str(exc))
+
+
+@settings(max_examples=400, deadline=None)
+@given(documents())
+def test_the_nested_fast_path_checks_exactly_as_the_general_one(doc):
+    from rules.ingest.ecs import _check_general, _check_nested
+
+    fast = outcome(_check_nested, doc)
+    if fast == ("ok", None):
+        return  # not a plain nested document: the general path is the only one
+    assert fast == outcome(_check_general, doc)
+
+
+def test_canonical_timestamps_read_fast_are_read_as_the_general_pattern_reads_them():
+    from rules.ingest import timeutil
+
+    for text in ["2024-01-01T00:00:00.000Z", "2026-11-30T23:59:59.999Z", "2024-02-30T00:00:00.000Z",
+                 "9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00.000Z"]:  # fmt: skip
+        general = timeutil._ISO.fullmatch(text)
+        assert timeutil._CANONICAL.fullmatch(text)
+        fast = timeutil.parse_timestamp(text)
+        if general is None or fast is None:
+            assert fast is None
+        else:
+            assert fast == timeutil.parse_timestamp(text + " ")  # " " skips the fast path
