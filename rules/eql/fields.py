@@ -105,9 +105,13 @@ def field_getter(path: tuple[str, ...]):
 
         return get3
 
+    # per depth k, the dotted keys that could spell the rest of the path from there
+    # ("process.Ext", "process.Ext.token", ... at the top; "Ext.token", ... in "process")
+    alternatives = tuple(tuple(".".join(parts[k:m]) for m in range(k + 2, n + 1)) for k in range(n))
+
     def getn(e):
         cur = e
-        walked = 0
+        walked = [e]
         for p in parts:
             if type(cur) is not dict:
                 break
@@ -115,25 +119,18 @@ def field_getter(path: tuple[str, ...]):
             if nxt is _MISSING:
                 break
             cur = nxt
-            walked += 1
+            walked.append(cur)
         else:
             return cur
         if type(cur) is list:
             return slow(e)
         # The nested path stops here: only a dotted key in one of the objects on the way
-        # ({"process.parent": ...}, {"Ext.real": ...}) could still spell it.
-        d = e
-        for p in parts[:walked]:
-            if _dotted(d):
-                return slow(e)
-            d = d[p]
-        return slow(e) if type(d) is dict and _dotted(d) else None
+        # ({"process.Ext": ...}, {"Ext.token": ...}) could still spell it.
+        for k, d in enumerate(walked):
+            if type(d) is dict:
+                for key in alternatives[k]:
+                    if key in d:
+                        return slow(e)
+        return None
 
     return getn
-
-
-def _dotted(d: dict) -> bool:
-    try:
-        return "." in "".join(d)
-    except TypeError:  # a key that is not a string
-        return True

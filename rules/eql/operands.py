@@ -46,7 +46,10 @@ def fetch(e: dict, head: str, get, marks: list, values: list):
 _MEMO_FIELDS = 4  # conditions reading up to this many fields are memoised by their values
 _CACHE_MAX = 8192  # distinct values remembered per condition before the memo starts over
 _CACHE_PROBE = 4096  # lookups after which a memo that rarely hits is switched off
-_NOKEY = object()  # a value the memo cannot key (a number, a mixed list...)
+_NOKEY = object()  # a value the memo cannot key (a float, a boolean, a mixed list...)
+# An integer keys the memo tagged, so that it never shares an entry with a string, or with a
+# float or a boolean equal to it (those are not keyed at all).
+_INT = object()
 
 
 def _list_key(v: list):
@@ -120,7 +123,8 @@ class Operands:
     by many conditions is resolved once per event, and a condition shared by many rules is
     evaluated once per event. A condition that reads at most ``_MEMO_FIELDS`` fields is a pure
     function of their values, so its result is also remembered by those values (None, strings
-    and tuples of strings only, so that ``1``, ``1.0`` and ``True`` never share an entry); a
+    tuples of strings and tagged integers only, so that ``1``, ``1.0`` and ``True`` never share
+    an entry); a
     memo that rarely hits turns itself off. Everything shared between searches is either
     immutable or a memo of a deterministic result, so concurrent searches stay correct.
     """
@@ -198,6 +202,8 @@ class Operands:
             f"{ind}    p{j} = v{j}",
             f"{ind}elif v{j}.__class__ is list:",
             f"{ind}    p{j} = _list_key(v{j})",
+            f"{ind}elif v{j}.__class__ is int:",
+            f"{ind}    p{j} = (_INT, v{j})",
             f"{ind}else:",
             f"{ind}    p{j} = _NOKEY",
         ]
@@ -212,7 +218,7 @@ class Operands:
 
     def _generate(self, ops: tuple[int, ...]) -> tuple[str, dict]:
         """Source of ``test`` (see :meth:`test`)."""
-        env: dict = {"_NOKEY": _NOKEY, "_list_key": _list_key, "_fetch": fetch}
+        env: dict = {"_NOKEY": _NOKEY, "_INT": _INT, "_list_key": _list_key, "_fetch": fetch}
         lines = ["def conditions(e, fm, fv, mk, mv):"]
         for k in ops:
             memo = self.memo(k)

@@ -147,6 +147,12 @@ class RuleSet:
             self.routes.append(Route(slot, filter_no, term, cat, insensitive, atoms, ops))
         self._anchor_term: dict[int, int] = {}
         self._deferred = self._choose_deferred()
+        # per sequence, the flag positions of its positive terms
+        self._positive_terms = {
+            rule_id: [p for p, (_pred, _ks, positive) in enumerate(flag_terms(q)) if positive]
+            for rule_id, q in self.queries.items()
+            if q.kind == "sequence"
+        }
         deferred = {i for routes in self._deferred.values() for i in routes}
         # (category, case-insensitive?) -> route ids; category None: every event
         self._by_category: dict[tuple, list[int]] = {}
@@ -331,8 +337,21 @@ class RuleSet:
         query = self.queries[rule_id]
         with _gc_paused():
             if flags is not None and query.kind == "sequence":
+                if not self._all_positive_terms_hit(rule_id, flags):
+                    return []
                 return query._search_flagged(events, flags)
             return query.search(events)
+
+    def _all_positive_terms_hit(self, rule_id: str, flags: list) -> bool:
+        """Whether every positive term of a sequence holds for one of the events: a sequence
+        with a term that none does has no result, and needs no search."""
+        for p in self._positive_terms[rule_id]:
+            for row in flags:
+                if row[p]:
+                    break
+            else:
+                return False
+        return True
 
     def _prefiltered(
         self, events: Iterable[dict], flags: list | None, deferring: Deferring | None = None
@@ -422,13 +441,8 @@ class RuleSet:
                 self._run_deferred(events, lists, flags, deferring)
         for slot, rule_id in enumerate(self.rule_ids):
             if lists[slot]:
-                query = self.queries[rule_id]
-                with _gc_paused():
-                    if self._n_terms[slot]:
-                        found = query._search_flagged(lists[slot], flags[slot])
-                    else:
-                        found = query.search(lists[slot])
-                for match in found:
+                rows = flags[slot] if self._n_terms[slot] else None
+                for match in self.search_rule(rule_id, lists[slot], rows):
                     yield rule_id, match
 
 
