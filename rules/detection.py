@@ -16,27 +16,30 @@ Guarantees:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import Q
 
 from rules import eql
 from rules.ingest.ecs import event_id_of
 from rules.ingest.fields import MISSING, get_field
 from rules.ingest.timeutil import parse_timestamp
+from rules.lookback import (
+    derived_writes,
+    load_documents,
+    load_rows,
+    sequence_context,
+    sequence_shape,
+)
 from rules.models import (
     DetectionRule,
     Event,
@@ -54,20 +57,7 @@ logger = logging.getLogger(__name__)
 # The engine's result limit per search (Elasticsearch's EQL ``size``). max_signals is applied
 # by us after exceptions, as Elastic applies exceptions inside its query.
 SEARCH_SIZE = 10_000
-# At most this many stored events are read as look-back context for sequences of one batch.
-MAX_CONTEXT_EVENTS = 50_000
 CATEGORY_FIELD = "event.category"
-
-# Join keys that are indexed columns of the event store, so look-back can filter in SQL.
-_KEY_COLUMNS = {
-    "host.id": "host_id",
-    "host.name": "host_name",
-    "user.id": "user_id",
-    "user.name": "user_name",
-    "process.entity_id": "process_entity_id",
-    "process.parent.entity_id": "parent_entity_id",
-}
-
 
 # --- compiling -----------------------------------------------------------------------------
 
@@ -119,45 +109,6 @@ def warm_up() -> None:
 
     compile_ruleset({r.rule_id: r.query for r in DetectionRule.objects.enabled()}).prepare()
     close_old_connections()
-
-
-@dataclass(frozen=True)
-class SequenceShape:
-    """What look-back needs to know about a sequence query."""
-
-    maxspan: timedelta | None
-    key_paths: tuple[str, ...]  # the `by` fields (empty when a key is not a plain field)
-
-
-def _plain_path(key) -> str | None:
-    path = getattr(key, "path", None)
-    return ".".join(path) if path else None
-
-
-def sequence_shape(query: eql.Query) -> SequenceShape | None:
-    """None for event queries; for sequences, their maxspan and the plain-field join keys
-    every term joins on: the ``by`` fields of ``sequence by``, plus per-term ``by`` keys
-    that name the same field in every term at the same position."""
-    if query.kind != "sequence":
-        return None
-    seq = query.statement.query
-    maxspan = timedelta(milliseconds=seq.maxspan_ms) if seq.maxspan_ms else None
-    paths = []
-    for key in seq.shared_keys:
-        path = _plain_path(key)
-        if path is None:
-            return SequenceShape(maxspan, ())
-        paths.append(path)
-    terms = [*seq.terms, *([seq.until] if seq.until is not None else [])]
-    per_term = [tuple(t.keys) for t in terms]
-    if per_term and per_term[0] and all(len(k) == len(per_term[0]) for k in per_term):
-        for i in range(len(per_term[0])):
-            found = {_plain_path(keys[i]) for keys in per_term}
-            if len(found) == 1 and None not in found:
-                paths.append(found.pop())
-            else:
-                break  # positions after a mismatch are not compared on their own
-    return SequenceShape(maxspan, tuple(dict.fromkeys(paths)))
 
 
 # --- exceptions ----------------------------------------------------------------------------
@@ -239,22 +190,6 @@ def _active_exceptions_of(rules: list[DetectionRule], now: datetime) -> dict[int
         for exc in RuleException.objects.filter(active_exceptions_q(now), rule__in=rules):
             found[exc.rule_id].append(exc)
     return {pk: ExceptionMatcher(excs) for pk, excs in found.items()}
-
-
-@contextlib.contextmanager
-def _detection_writes():
-    """A transaction for what detection derives from stored events (alerts, runs, hits).
-
-    On PostgreSQL its commit does not wait for the disk (``synchronous_commit`` off for this
-    transaction only): a crash can lose the last moments of it, which the scheduled rule
-    runs derive again (alert keys keep that idempotent); the events themselves are always
-    committed durably by ingest.
-    """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
 
 
 # --- alerts --------------------------------------------------------------------------------
@@ -405,15 +340,6 @@ def _pause_point() -> None:
         time.sleep(0.05)
 
 
-# --- loading events ------------------------------------------------------------------------
-
-
-def _docs(queryset) -> list[tuple[int, dict]]:
-    """(pk, document) pairs; the JSON is decoded with orjson (much faster than json)."""
-    rows = queryset.values_list("pk", Cast("doc", output_field=TextField()))
-    return [(pk, orjson.loads(text)) for pk, text in rows.iterator(chunk_size=2000)]
-
-
 # --- on ingest -----------------------------------------------------------------------------
 
 
@@ -425,170 +351,6 @@ class BatchOutcome:
 
     def as_dict(self) -> dict:
         return {"events": self.events, "alerts": self.alerts, "failed_rules": self.failed_rules}
-
-
-def _key_tuple(doc: dict, paths: tuple[str, ...]):
-    values = []
-    for path in paths:
-        value = get_field(doc, path)
-        if isinstance(value, list):
-            value = tuple(value)
-        values.append(value)
-    return tuple(values)
-
-
-def _look_around(
-    specs: dict[str, tuple[SequenceShape, timedelta]],
-    narrow: dict[str, tuple | None],
-    rows: list[tuple[int, dict, datetime]],
-) -> dict[str, list[int]]:
-    """Per sequence rule, the stored events (not of the batch) within its span of the batch,
-    narrowed by indexed columns to the values of the join keys that can make a match
-    (``narrow``, see :func:`_narrowing`). Rules narrowed by the same columns share a query."""
-    batch = {pk for pk, _, _ in rows}
-    first_ts, last_ts = rows[0][2], rows[-1][2]
-    groups: dict[tuple, list[str]] = {}
-    for rid in specs:
-        shape = tuple(columns for columns, _values in narrow.get(rid) or ())
-        groups.setdefault(shape, []).append(rid)
-    out: dict[str, list[int]] = {}
-    for shape, rids in groups.items():
-        span = max(specs[rid][1] for rid in rids)
-        wanted = [
-            (columns, frozenset().union(*(narrow[rid][n][1] for rid in rids)))
-            for n, columns in enumerate(shape)
-        ]
-        if any(not values for _columns, values in wanted):
-            out.update((rid, []) for rid in rids)
-            continue
-        found = _events_in(first_ts - span, last_ts + span, wanted, _context_cap(rids, batch))
-        for rid in rids:
-            lo = (first_ts - specs[rid][1]).timestamp()
-            hi = (last_ts + specs[rid][1]).timestamp()
-            mine = [values for _columns, values in narrow.get(rid) or ()]
-            out[rid] = [
-                pk
-                for pk, ts, *cols in found
-                if pk not in batch and lo <= ts <= hi and _holds(cols, shape, mine)
-            ][:MAX_CONTEXT_EVENTS]
-    return out
-
-
-def _holds(cols: list, shape: tuple, values: list[frozenset]) -> bool:
-    """Whether an event's column values (``cols``, in the order of the flattened ``shape``)
-    hold, at every key position, one of that position's values in one of its columns."""
-    at = 0
-    for columns, wanted in zip(shape, values, strict=True):
-        if not any(cols[at + k] in wanted for k in range(len(columns))):
-            return False
-        at += len(columns)
-    return True
-
-
-def _events_in(lo: datetime, hi: datetime, wanted: list, cap: int) -> list:
-    """(pk, epoch seconds, *columns) of the stored events between ``lo`` and ``hi`` where, for
-    each (columns, values) of ``wanted``, one of the columns holds one of the values."""
-    columns = [c for cols, _values in wanted for c in cols]
-    if connection.vendor == "postgresql":
-        table = Event._meta.db_table
-        where, params = "", []
-        for cols, values in wanted:
-            where += " AND (" + " OR ".join(f"{c} = ANY(%s)" for c in cols) + ")"
-            params += [list(values)] * len(cols)
-        select = "".join(f", {c}" for c in columns)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, extract(epoch FROM timestamp)::float8{select} FROM {table} "  # noqa: S608 (model identifiers; values are parameters)
-                f"WHERE timestamp >= %s AND timestamp <= %s{where} LIMIT %s",
-                [lo, hi, *params, cap],
-            )
-            return cursor.fetchall()
-    q = Q(timestamp__gte=lo, timestamp__lte=hi)
-    for cols, values in wanted:
-        either = Q()
-        for c in cols:
-            either |= Q(**{f"{c}__in": values})
-        q &= either
-    rows = Event.objects.filter(q).values_list("pk", "timestamp", *columns)[:cap]
-    return [(pk, ts.timestamp(), *cols) for pk, ts, *cols in rows]
-
-
-def _context_cap(rids: list[str], batch: set[int]) -> int:
-    return MAX_CONTEXT_EVENTS * len(rids) + len(batch)
-
-
-_ANY_RULE: frozenset = frozenset({"*"})  # a document read back whose matches were not worked out
-
-
-class _SequenceCandidates:
-    """Per worker process: for recently seen events, which sequence rules they can match
-    (by the rule-set prefilter) and, if any, the document. Consecutive batches look back over
-    mostly the same stored events; this keeps them from being read, decoded and prefiltered
-    again and again. Cleared when the set of sequence rules changes."""
-
-    SIZE = 100_000
-
-    def __init__(self) -> None:
-        self.key: frozenset | None = None
-        self.entries: OrderedDict[int, tuple[frozenset[str], dict | None]] = OrderedDict()
-
-    def bind(self, key: frozenset) -> None:
-        if key != self.key:
-            self.key = key
-            self.entries.clear()
-
-    def put(self, pk: int, rule_ids: frozenset[str], doc: dict) -> None:
-        self.entries[pk] = (rule_ids, doc if rule_ids else None)  # keep only useful documents
-        self.entries.move_to_end(pk)
-        while len(self.entries) > self.SIZE:
-            self.entries.popitem(last=False)
-
-    def fill(self, pks: list[int]) -> None:
-        """Read the documents of ``pks`` not held yet. What they can match is not worked out:
-        they may match any sequence (the rule's own search decides)."""
-        missing = [pk for pk in pks if pk not in self.entries]
-        for start in range(0, len(missing), 5000):
-            for pk, doc, _ts in _load_rows(missing[start : start + 5000]):
-                self.put(pk, _ANY_RULE, doc)
-
-    def context(self, rule_id: str, pks: list[int]) -> list[dict]:
-        out = []
-        for pk in pks:
-            entry = self.entries.get(pk)
-            if entry is not None and (entry[0] is _ANY_RULE or rule_id in entry[0]):
-                out.append(entry[1])
-        return out
-
-
-_sequence_candidates = _SequenceCandidates()
-
-
-_fromepoch = datetime.fromtimestamp
-
-
-def _load_rows(event_pks: list[int]) -> list[tuple[int, dict, datetime]]:
-    """(pk, document, timestamp) of the events, in time order (then pk). The documents are
-    read as text and decoded with orjson; the timestamp is the stored, indexed one."""
-    if connection.vendor != "postgresql":
-        rows = [
-            (pk, doc, parse_timestamp(get_field(doc, "@timestamp", None)))
-            for pk, doc in _docs(Event.objects.filter(pk__in=event_pks))
-        ]
-    else:
-        table = Event._meta.db_table
-        with connection.cursor() as cursor:
-            # the time as epoch seconds: a float is read much faster than a timestamp
-            cursor.execute(
-                f"SELECT id, doc::text, extract(epoch FROM timestamp)::float8 FROM {table} "  # noqa: S608 (model identifiers; values are parameters)
-                "WHERE id = ANY(%s)",
-                [list(event_pks)],
-            )
-            rows = [
-                (pk, orjson.loads(text), _fromepoch(epoch, UTC))
-                for pk, text, epoch in cursor.fetchall()
-            ]
-    rows.sort(key=lambda r: (r[2], r[0]))
-    return rows
 
 
 @dataclass(frozen=True)
@@ -608,191 +370,6 @@ def _enabled_rules() -> dict[str, _RuleText]:
     }
 
 
-def _span(rule_id: str, ruleset, rules: dict) -> timedelta:
-    shape = sequence_shape(ruleset.queries[rule_id])
-    return (shape.maxspan if shape else None) or rules[rule_id].lookback
-
-
-def _sequence_context(ruleset, found, sequence_ids: list[str], rules: dict, rows) -> dict:
-    """Complete the batch's sequence candidates and gather their look-back context.
-
-    Every match of a sequence holds an event of each of its queries that the pass
-    evaluated. So a sequence can only complete with this batch for the join keys that have
-    a hit of each of those queries in the batch or stored within its span of the batch,
-    and an event of the batch. This batch's hits are recorded first (so that a batch
-    processed at the same time sees them, or is seen by this one's look-back), then the
-    stored ones are read. A sequence with no such key is skipped; the others have their
-    deferred queries evaluated on the batch events of those keys, and the stored events of
-    those keys within the span are their context (rule id -> documents).
-    """
-    if not sequence_ids:
-        return {}
-    # This batch is the next batches' look-back: remember what each event can match, as
-    # the pass found (a sequence whose broad queries were left out of the pass may be
-    # matched by any event).
-    partial = frozenset(rid for rid in sequence_ids if found.deferred(rid))
-    of_doc: dict[int, set[str]] = {}
-    for rid in sequence_ids:
-        for doc in found.of(rid)[0]:
-            of_doc.setdefault(id(doc), set()).add(rid)
-    hits = {rid: found.hits(rid) for rid in sequence_ids}
-    pk_of = {id(doc): (pk, ts) for pk, doc, ts in rows}
-    _record_hits(
-        (rid, term, key, *pk_of[id(doc)])
-        for rid, per_term in hits.items()
-        for term, events in per_term.items()
-        for doc, keys in events
-        for key in keys
-    )
-    spans = {rid: _span(rid, ruleset, rules) for rid in sequence_ids}
-    stored = _stored_hits(spans, rows)
-    specs, narrow = {}, {}
-    for rid in sequence_ids:
-        keys = None
-        for term, events in hits[rid].items():
-            here = {_normal_key(key) for _doc, ks in events for key in ks}
-            here |= stored.get((rid, term), set())
-            keys = here if keys is None else keys & here
-        if keys:
-            found.complete(rid, keys)
-            keys &= {_normal_key(k) for k in found.join_keys(rid, *found.of(rid))}
-        if not keys:
-            found.skip(rid)
-            continue
-        shape = sequence_shape(ruleset.queries[rid])
-        specs[rid] = (shape, spans[rid])
-        narrow[rid] = (keys, _narrowing(ruleset.queries[rid], keys))
-    cache = _sequence_candidates
-    cache.bind(frozenset((rid, rules[rid].query) for rid in sequence_ids))
-    context_of: dict[str, list[dict]] = {}
-    if specs:
-        windows = _look_around(specs, {rid: n[1] for rid, n in narrow.items()}, rows)
-        cache.fill(sorted({pk for pks in windows.values() for pk in pks}))
-        for rid, pks in windows.items():
-            keys = narrow[rid][0]
-            terms = ruleset.join_keyspecs(rid)
-            extra = [
-                doc
-                for doc in cache.context(rid, pks)
-                if any(_normal_key(key) in keys for keyspec in terms for key in keyspec.combos(doc))
-            ]
-            if extra:
-                context_of[rid] = extra
-    for pk, doc, _ts in rows:
-        cache.put(pk, frozenset(of_doc.get(id(doc), ())) | partial, doc)
-    return context_of
-
-
-def _normal_key(key: tuple) -> tuple:
-    """A join key as the engine compares it, in a form JSON keeps: numbers and booleans that
-    are equal in Python (``1``, ``1.0``, ``True``) become one value."""
-    out = []
-    for v in key:
-        if type(v) is bool or (type(v) is float and v.is_integer()):
-            v = int(v)
-        out.append(v)
-    return tuple(out)
-
-
-def _key_text(key: tuple) -> str:
-    return orjson.dumps(list(_normal_key(key)), default=str).decode()
-
-
-def _record_hits(hits) -> None:
-    """Store (rule id, term, join key, event pk, timestamp) of a batch's hits, committed."""
-    rows = [(rid, term, _key_text(key), pk, ts) for rid, term, key, pk, ts in hits]
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        SequenceHit.objects.bulk_create(
-            (
-                SequenceHit(rule_id=r, term=t, key=k, event_pk=p, timestamp=ts)
-                for r, t, k, p, ts in rows
-            ),
-            batch_size=2000,
-        )
-        return
-    table = SequenceHit._meta.db_table
-    with _detection_writes(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (rule_id, term, key, event_pk, timestamp) "  # noqa: S608 (model identifiers; values are parameters)
-            "SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], %s::bigint[], %s::timestamptz[])",
-            [list(column) for column in zip(*rows, strict=True)],
-        )
-
-
-def _stored_hits(spans: dict[str, timedelta], rows) -> dict[tuple[str, int], set[tuple]]:
-    """(rule id, term) -> the join keys of the hits stored within the rule's span of the
-    batch (one query; each rule's window is cut in the database)."""
-    if not spans:
-        return {}
-    first_ts, last_ts = rows[0][2], rows[-1][2]
-    found: dict[tuple[str, int], set[tuple]] = {}
-    if connection.vendor == "postgresql":
-        table = SequenceHit._meta.db_table
-        rids = list(spans)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT h.rule_id, h.term, h.key FROM {table} h "  # noqa: S608 (model identifiers; values are parameters)
-                "JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS w(rid, lo, hi) "
-                "ON h.rule_id = w.rid AND h.timestamp >= w.lo AND h.timestamp <= w.hi",
-                [
-                    rids,
-                    [first_ts - spans[r] for r in rids],
-                    [last_ts + spans[r] for r in rids],
-                ],
-            )
-            fetched = cursor.fetchall()
-    else:
-        widest = max(spans.values())
-        fetched = [
-            (rid, term, key)
-            for rid, term, key, ts in SequenceHit.objects.filter(
-                rule_id__in=list(spans),
-                timestamp__gte=first_ts - widest,
-                timestamp__lte=last_ts + widest,
-            ).values_list("rule_id", "term", "key", "timestamp")
-            if first_ts - spans[rid] <= ts <= last_ts + spans[rid]
-        ]
-    for rid, term, key in fetched:
-        found.setdefault((rid, term), set()).add(tuple(orjson.loads(key)))
-    return found
-
-
-def _key_columns(query) -> list[tuple[str, ...] | None]:
-    """Per join-key position of a sequence, the indexed columns its queries' keys there are
-    read from (one column for a shared ``by`` field; several when the queries key on
-    different fields, such as a process's entity id and its child's parent entity id), or
-    None when one of them is not an indexed column."""
-    seq = query.statement.query
-    terms = [*seq.terms, *([seq.until] if seq.until is not None else [])]
-    width = len(terms[0].keys) if terms else 0
-    out: list[tuple[str, ...] | None] = []
-    for i in range(width):
-        columns = {_KEY_COLUMNS.get(_plain_path(t.keys[i]) or "") for t in terms}
-        out.append(None if None in columns else tuple(sorted(columns)))
-    return out
-
-
-def _narrowing(query, keys: set[tuple]) -> tuple | None:
-    """The look-back filter for ``keys``: per join-key position read from indexed columns,
-    ``(columns, values)``: an event can share a match only if one of those columns holds
-    one of the values the keys have there. None when no position is indexed. (A
-    multi-valued field is indexed by its first value: an event joining on another value
-    is missed here, as by the column itself.)"""
-    narrowing = []
-    for i, columns in enumerate(_key_columns(query)):
-        if columns is None:
-            continue
-        values = set()
-        for key in keys:
-            v = key[i] if i < len(key) else None
-            if isinstance(v, str | int | float) and not isinstance(v, bool) and str(v):
-                values.add(str(v)[:255])
-        narrowing.append((columns, frozenset(values)))
-    return tuple(narrowing) or None
-
-
 def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> BatchOutcome:
     """Evaluate the enabled rules over newly stored events and raise their alerts.
 
@@ -806,7 +383,7 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
 
 def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
     started = time.monotonic()
-    rows = _load_rows(event_pks)
+    rows = load_rows(event_pks)
     outcome = BatchOutcome(events=len(rows))
     if not rows:
         return outcome
@@ -832,7 +409,7 @@ def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
         per_rule = dict.fromkeys(ruleset.rule_ids, (docs, None))
         context_of = {}
     else:
-        context_of = _sequence_context(ruleset, found, sequence_ids, rules, rows)
+        context_of = sequence_context(ruleset, found, sequence_ids, rules, rows)
         per_rule = {rid: found.of(rid) for rid in ruleset.rule_ids}
 
     matches: dict[str, list] = {}
@@ -864,7 +441,7 @@ def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
         cands, _suppressed, reached = select_candidates(
             rule_id, found, exceptions[rule.pk], rule.max_signals
         )
-        with _detection_writes():  # a rule's alerts and its run: one commit
+        with derived_writes():  # a rule's alerts and its run: one commit
             new_ids = raise_alerts(rule, cands, now=now)
             _record_run(
                 rule,
@@ -967,7 +544,9 @@ def run_rule(
         in_window = Q(timestamp__gte=window_start, timestamp__lte=now)
         if rule.timestamp_override:
             in_window |= Q(ingested_at__gte=window_start, ingested_at__lte=now)
-        docs = [doc for _, doc in _docs(Event.objects.filter(in_window).order_by("timestamp"))]
+        docs = [
+            doc for _, doc in load_documents(Event.objects.filter(in_window).order_by("timestamp"))
+        ]
         run.events_scanned = len(docs)
         found = query.search(docs)
         cands, _suppressed, reached = select_candidates(

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from django.core.management import call_command
 
-from rules import detection
+from rules import detection, lookback
 from rules.models import DetectionRule, Event, RuleException, RuleRun
 from rules.services import event_row, ingest_records, store_events
 from rules.tests.pipeline_helpers import (
@@ -351,13 +351,13 @@ def test_sequence_look_back_narrows_by_shared_and_per_term_join_keys():
         "sequence with maxspan=2h [file where true] by host.id, file.path "
         "[process where true] by host.id, process.executable",
     )
-    assert detection.sequence_shape(shared) == detection.SequenceShape(
+    assert lookback.sequence_shape(shared) == lookback.SequenceShape(
         timedelta(minutes=1), ("host.id",)
     )
-    assert detection.sequence_shape(per_term) == detection.SequenceShape(
+    assert lookback.sequence_shape(per_term) == lookback.SequenceShape(
         timedelta(hours=2), ("host.id",)
     )
-    assert detection.sequence_shape(detection.compile_query("t3", "process where true")) is None
+    assert lookback.sequence_shape(detection.compile_query("t3", "process where true")) is None
 
 
 def test_import_rules_without_a_path_loads_the_shipped_library():

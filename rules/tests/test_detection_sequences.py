@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rules import detection, eql
+from rules import detection, eql, lookback
 from rules.ingest.ecs import event_id_of
 from rules.models import DetectionRule, Event, SequenceHit
 from rules.services import event_row, store_events
@@ -66,13 +66,13 @@ def test_a_sequence_begun_in_a_batch_processed_later_is_found_by_looking_forward
 def test_a_batch_without_a_hit_for_a_join_key_does_not_look_back_for_it(monkeypatch):
     rule("then-anything", THEN_ANYTHING)
     looked = []
-    original = detection._look_around
+    original = lookback.look_around
 
     def spy(specs, narrow, rows):
         looked.append(set(specs))
         return original(specs, narrow, rows)
 
-    monkeypatch.setattr(detection, "_look_around", spy)
+    monkeypatch.setattr(lookback, "look_around", spy)
     detection.detect_new_events(store([process_start("calc.exe") for _ in range(20)]))
     assert looked == []  # every event fits the broad query, but no host has a first hit
     detection.detect_new_events(store([process_start("dropper.exe")]))
@@ -103,7 +103,7 @@ def test_batches_in_any_order_raise_exactly_what_one_search_over_everything_find
     # Attack-heavy events from a few hosts, so that sequences have company across batches.
     events = list(generate_events(2_000, seed=seed, attack_rate=0.05, hosts=20))
     pks = store(events)
-    docs = [doc for _pk, doc, _ts in detection._load_rows(pks)]
+    docs = [doc for _pk, doc, _ts in lookback.load_rows(pks)]
     expected = set()
     for rid, text in texts.items():
         try:
@@ -118,7 +118,7 @@ def test_batches_in_any_order_raise_exactly_what_one_search_over_everything_find
     ordered = sorted(Event.objects.filter(pk__in=pks).values_list("timestamp", "pk"))
     batches = [[pk for _ts, pk in ordered[i : i + 250]] for i in range(0, len(ordered), 250)]
     random.Random(seed).shuffle(batches)
-    detection._sequence_candidates.entries.clear()
+    lookback.sequence_cache.entries.clear()
     for batch in batches:
         detection.detect_new_events(batch)
     assert set(Alert.objects.values_list("key", flat=True)) == expected
