@@ -1,33 +1,26 @@
 """Many EQL queries over one event stream, in one pass, with a prefilter.
 
 ``compile_many({"rule-id": text, ...}, **options)`` compiles every query with
-:func:`rules.eql.compile` and analyses its syntax tree once:
+:func:`rules.eql.compile` and analyses its syntax tree once (:mod:`rules.eql.prefilter`):
+the **event categories** each filter can match (per term for sequences and samples, plus the
+``until`` term; an ``any`` query is indexed under the categories it names, if it does) and what
+its condition **requires** of one field: a literal value, a path segment, a prefix, a
+substring, or at least that the field is present. Each filter is keyed by the most selective
+of these, checked sound against the engine's own semantics (case folding, arrays, nulls).
 
-* the **event categories** each query can match (per term for sequences and samples, plus the
-  ``until`` term; ``any`` matches every event);
-* the **literal values** a query requires: a condition that must hold for the query (or the
-  term) to match and that compares a field with string constants, for example
-  ``process.name : ("a.exe", "b.exe")``, ``process.name == "x"`` or ``file.extension in~
-  ("js", "vbs")`` at the top level of an ``and``, or a wildcard path pattern's whole segment
-  (``process.executable : "?:\\PerfLogs\\*.exe"`` needs a ``perflogs`` segment). The most
-  selective such condition keys the filter; an ``or`` is indexed when every branch is;
-  ``not``, ``!=``, regexes, functions and comparisons with numbers or null never key a filter
-  (they could only narrow the candidates unsoundly).
-
-``RuleSet.search(events)`` reads the events once. For each event it looks up the filters of
-the event's categories and, per indexed field, the filters that accept the event's lowercased
-value (every element of an array; a non-string value makes every filter of that field a
-candidate). Lowercasing is a superset of both the case-sensitive ``==``/``in`` and the
-case-insensitive ``:``/``in~`` comparisons, so no match is lost. Each candidate filter's
-condition then runs on the event -- as its ``and`` operands, each distinct operand of the
-whole rule set compiled once, evaluated at most once per event and memoised by the values of
-the fields it reads (see :class:`_Operands`); a rule keeps the events (in input order) that
-satisfy at least one of its filters and, at the end, runs its own compiled query over them:
-``query.search(kept)``. A rule therefore yields exactly what it would alone on all the events
--- same matches, same order, same ``head``/``tail``/``size`` limits -- because an event that
-satisfies none of a query's filters never changes its result (ordering ties fall back to
-arrival order, which a subsequence preserves). Sequences and samples go the same way: an
-event is kept when it satisfies any of their terms (``until`` and missing terms included).
+``RuleSet.search(events)`` reads the events once. Per combination of event categories a
+generated function (:mod:`rules.eql.index`) reads the indexed fields of an event and looks
+their values up; each candidate filter's condition then runs as its ``and`` operands, each
+distinct operand of the whole rule set compiled once, evaluated at most once per event and
+memoised by the values of the fields it reads (:mod:`rules.eql.operands`). A rule keeps the
+events (in input order) that satisfy at least one of its filters and, at the end, runs its
+own compiled query over them (sequences reuse the verdicts of the pass). A rule therefore
+yields exactly what it would alone on all the events -- same matches, same order, same
+``head``/``tail``/``size`` limits -- because an event that satisfies none of a query's filters
+never changes its result (ordering ties fall back to arrival order, which a subsequence
+preserves). The broad terms of a sequence are evaluated after the pass, only for the join
+keys its other terms produced (:mod:`rules.eql.deferral`). ``candidates`` exposes the pass
+to the detection pipeline, which completes sequences across batches itself.
 
 Errors: by default (``on_error="raise"``) any rule that does not compile makes
 ``compile_many`` raise :class:`RuleSetError`, an :class:`~rules.eql.errors.EqlError` naming
