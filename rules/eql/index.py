@@ -79,6 +79,7 @@ def _hits(mode: int, width: int, v, index: dict, every: tuple):
 
 
 _MEMO_MAX = 16384  # distinct values remembered per field before its memo starts over
+_MAX_SPELLINGS = 6  # more dotted spellings to look up than this: check the objects instead
 _MISSING = object()
 
 
@@ -235,21 +236,46 @@ def _compile_finder(by_path: dict, always: tuple, operands: Operands):
                 out += general(sub, ind)
         return out
 
+    def leaves(node) -> list[tuple]:
+        out = []
+        for (kind, _part), sub in node.items():
+            out += [sub] if kind == "leaf" else leaves(sub)
+        return out
+
+    def dotted_test(paths, flags, ind) -> list[str]:
+        """Code setting ``dotted``: whether a field of ``paths``, missing where it would be
+        nested, may still be spelled with a dotted key. At the top that is checked once per
+        event; in the objects on the way, by looking up the few keys that could spell the
+        rest of a path ("Ext.api.name" in the process object), or when there are many, by
+        checking each object once per event for any dotted key."""
+        spellings = sorted(
+            {
+                f"{'.'.join(path[i:m])!r} in {flags[i][0]}"
+                for path in paths
+                for i in range(1, len(flags))
+                for m in range(i + 2, len(path) + 1)
+            }
+        )
+        out = [f"{ind}    if x0 is None:", f"{ind}        x0 = _dotted(e)"]
+        if len(spellings) <= _MAX_SPELLINGS:
+            out.append(f"{ind}    dotted = {' or '.join(['x0', *spellings])}")
+            return out
+        for d, f in flags[1:]:
+            out += [f"{ind}    if {f} is None:", f"{ind}        {f} = _dotted({d})"]
+        out.append(f"{ind}    dotted = {' or '.join(f for _d, f in flags)}")
+        return out
+
     def walk(node, var, flags, ind):
         """Fields below the dict ``var``; ``flags``: the dotted-key flags of the dicts on the
         way, each computed once per event when a key turns out to be missing."""
         out = []
-        check_dotted = []
-        for d, f in flags:
-            check_dotted += [f"{ind}    if {f} is None:", f"{ind}        {f} = _dotted({d})"]
-        any_dotted = " or ".join(f for _d, f in flags)
         for (kind, part), sub in node.items():
             if kind == "leaf":
                 out.append(f"{ind}v = {var}.get({part!r}, _M)")
                 out.append(f"{ind}if v is _M:")
-                out += check_dotted
+                out += dotted_test([sub], flags, ind)
                 n = names[sub].split(":")[0]
-                out.append(f"{ind}    v = G{n}(e) if {any_dotted} else None")
+                out.append(f"{ind}    v = G{n}(e) if dotted else None")
                 out += lookup(sub, ind, True)
                 continue
             counter[0] += 1
@@ -259,8 +285,8 @@ def _compile_finder(by_path: dict, always: tuple, operands: Operands):
             out.append(f"{ind}if {d}.__class__ is dict:")
             out += walk(sub, d, [*flags, (d, f)], ind + "    ")
             out.append(f"{ind}elif {d} is _M:")
-            out += check_dotted
-            out.append(f"{ind}    if {any_dotted}:")
+            out += dotted_test(leaves(sub), flags, ind)
+            out.append(f"{ind}    if dotted:")
             out += general(sub, ind + "        ") or [f"{ind}        pass"]
             out.append(f"{ind}else:")
             out += general(sub, ind + "    ") or [f"{ind}    pass"]

@@ -142,6 +142,15 @@ CASE_EVENTS = [
     proc("e.exe", ts=27, process={"executable": "C:\\Windows\\Temp\\Sub\\e.exe"}),
     proc("f.exe", ts=28, process={"executable": 12}),
     proc("g.exe", ts=29, process={"executable": "C:\\Windows\\Tempo\\g.exe"}),
+    # dotted keys inside nested objects: a leaf spelled with the rest of its path, and an
+    # object present but empty beside a dotted spelling of what it should hold
+    proc("h.exe", ts=30, process={"name": "h.exe", "parent.name": "WScript.exe"}),
+    proc("i.exe", ts=31, process={"name": "i.exe", "pe": {}, "pe.original_file_name": "CMD.exe"}),
+    proc(
+        "j.exe",
+        ts=32,
+        process={"name": "j.exe", "parent": {"pid": 1}, "parent.name": "wscript.exe"},
+    ),
     "not an event",
     None,
 ]
