@@ -93,11 +93,19 @@ def _dotted(d: dict) -> bool:
 
 class _FieldIndex:
     """Everything one field keys, in every mode: ``lookup(value)`` gives the route ids the
-    value may satisfy (an iterable, possibly empty), remembering the answer per string."""
+    value may satisfy (an iterable, possibly empty), remembering the answer per value.
 
-    def __init__(self, modes: list[tuple[int, int, dict, tuple]]):
+    ``verdicts`` maps a route to the conditions of its filter that read this field and
+    nothing else: pure functions of the value, so the lookup leaves out the routes that one
+    of them rejects (their test would fail anyway) and remembers that too.
+    """
+
+    def __init__(self, path, modes: list[tuple[int, int, dict, tuple]], verdicts: dict):
+        self.path = path
         self.modes = modes
-        self.memo: dict[str, tuple[int, ...]] = {}
+        self.verdicts = verdicts
+        self.memo: dict = {}  # whole values: strings, and lists of strings as tuples
+        self.elements: dict[str, set[int]] = {}  # a list's strings, each on its own
         self.ints: dict[int, tuple[int, ...]] = {}
         self.bools: dict[bool, tuple[int, ...]] = {}
 
@@ -107,38 +115,55 @@ class _FieldIndex:
             found.update(_hits(mode, width, x, index, every))
         return found
 
+    def judged(self, found, v) -> tuple[int, ...]:
+        """``found`` without the routes a condition on this field alone rejects for ``v``."""
+        if not self.verdicts:
+            return tuple(sorted(found))
+        event: dict = {}
+        node = event
+        for part in self.path[:-1]:
+            node = node.setdefault(part, {})
+        node[self.path[-1]] = v
+        kept = []
+        for i in sorted(found):
+            for truth in self.verdicts.get(i, ()):
+                if not truth(event):
+                    break
+            else:
+                kept.append(i)
+        return tuple(kept)
+
     def miss(self, v):
-        """``lookup`` for a value the memo does not hold (any type but None). Strings and
+        """``lookup`` for a value the memo does not hold (any type but None). Strings,
         integers and booleans are remembered, each type in its own memo (``"1"``, ``1`` and
         ``True`` would otherwise share an entry); floats are not."""
         t = type(v)
         if t is str or t is int or t is bool:
             memo = self.memo if t is str else self.ints if t is int else self.bools
-            found = tuple(sorted(self.scalar(v)))
+            found = self.judged(self.scalar(v), v)
             if len(memo) >= _MEMO_MAX:
                 memo.clear()
             memo[v] = found
             return found
         if t is not list:
-            return self.scalar(v)
-        memo = self.memo
-        if all(type(x) is str for x in v):  # remembered whole, as a tuple (see the finder)
-            found = set()
-            for x in v:
-                h = memo.get(x)
-                found.update(self.miss(x) if h is None else h)
-            found = tuple(sorted(found))
-            if len(memo) >= _MEMO_MAX:
-                memo.clear()
-            memo[tuple(v)] = found
-            return found
+            return self.judged(self.scalar(v), v)
         found = set()
+        elements = self.elements
         for x in v:  # each element on its own: the engine matches when any element does
             if type(x) is str:
-                h = memo.get(x)
-                found.update(self.miss(x) if h is None else h)
+                h = elements.get(x)
+                if h is None:
+                    if len(elements) >= _MEMO_MAX:
+                        elements.clear()
+                    h = elements[x] = self.scalar(x)
+                found.update(h)
             elif x is not None:
                 found.update(self.scalar(x))
+        found = self.judged(found, v)
+        if all(type(x) is str for x in v):  # remembered whole, as a tuple (see the finder)
+            if len(self.memo) >= _MEMO_MAX:
+                self.memo.clear()
+            self.memo[tuple(v)] = found
         return found
 
 
@@ -172,10 +197,17 @@ class Plan:
             frozen = {v: tuple(sorted(s)) for v, s in index.items()}
             every = tuple(sorted({i for ids in frozen.values() for i in ids}))
             by_path.setdefault(path, []).append((_MODES[mode], width, frozen, every))
-        self.source, self.find = _compile_finder(by_path, self.always, operands)
+        verdicts: dict[tuple[str, ...], dict[int, list]] = {}
+        for path, modes in by_path.items():
+            j = operands.slot(path)
+            for i in sorted({i for _m, _w, _x, every in modes for i in every}):
+                alone = [k for k in routes[i].operands if operands.slots[k] == (j,)]
+                if alone:
+                    verdicts.setdefault(path, {})[i] = [operands.memo(k).truth for k in alone]
+        self.source, self.find = _compile_finder(by_path, self.always, operands, verdicts)
 
 
-def _compile_finder(by_path: dict, always: tuple, operands: Operands):
+def _compile_finder(by_path: dict, always: tuple, operands: Operands, verdicts: dict):
     """Generate and compile ``find(e, fm, fv)`` for the fields of one plan."""
     env: dict = {"_M": _MISSING, "_dotted": _dotted, "ALWAYS": always}
     tree: dict = {}  # nested parts -> subtree; a leaf is ("field", path)
@@ -187,7 +219,7 @@ def _compile_finder(by_path: dict, always: tuple, operands: Operands):
     names: dict[tuple, str] = {}
     numeric: dict[str, bool] = {}
     for n, path in enumerate(sorted(by_path)):
-        fi = _FieldIndex(by_path[path])
+        fi = _FieldIndex(path, by_path[path], verdicts.get(path, {}))
         j = operands.slot(path)
         env[f"R{n}"], env[f"I{n}"], env[f"B{n}"] = fi.memo, fi.ints, fi.bools
         # without a "num" key, every integer hits the same routes: no memo of pids and ports
