@@ -87,6 +87,7 @@ class Bench:
         }
         self.token = ""
         self.redis = redis.Redis.from_url(self.redis_url)
+        self.cpu_per_event: dict[str, float] = {}
 
     # --- setup and teardown ------------------------------------------------------------
     def manage(self, *argv: str) -> str:
@@ -260,6 +261,7 @@ class Bench:
                     accepted[0] += orjson.loads(answer)["accepted"]
             conn.close()
 
+        before = cpu_by_process_kind()
         started = time.perf_counter()
         threads = [threading.Thread(target=sender) for _ in range(self.args.senders)]
         for t in threads:
@@ -274,6 +276,8 @@ class Bench:
         if accepted[0] != count:
             raise RuntimeError(f"{accepted[0]} of {count} events accepted")
         log(f"  posted in {posted:.1f} s, evaluated by {elapsed:.1f} s")
+        spent = {k: v - before.get(k, 0.0) for k, v in cpu_by_process_kind().items()}
+        self.cpu_per_event = {k: spent.get(k, 0.0) / count * 1e6 for k in CPU_KINDS}
         return count / elapsed
 
     def copy_rate(self, events: list[dict]) -> float:
@@ -332,6 +336,38 @@ class Bench:
         return out
 
 
+CPU_KINDS = ("web", "worker", "postgres")
+
+
+def cpu_by_process_kind() -> dict[str, float]:
+    """CPU seconds used so far by the processes of each kind on this machine (Linux /proc):
+    the web server, the Celery worker, PostgreSQL. Where an ingest's time goes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for proc in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        kind = (
+            "web"
+            if "gunicorn" in cmd
+            else "worker"
+            if "celery" in cmd
+            else "postgres"
+            if cmd.startswith("postgres")
+            else None
+        )
+        if kind is not None:
+            out[kind] = out.get(kind, 0.0) + seconds
+    return out
+
+
 def to_ndjson(events) -> bytes:
     return b"".join(orjson.dumps(e) + b"\n" for e in events)
 
@@ -382,7 +418,12 @@ def main() -> int:
             log(f"COPY baseline: {copy_rate:,.0f} events/s")
             log(f"throughput with {label} ({n_rules} rules enabled), {len(part)} events")
             bodies = [to_ndjson(part[i : i + args.batch]) for i in range(0, len(part), args.batch)]
-            results[label] = (n_rules, bench.throughput(bodies, len(part)), copy_rate)
+            results[label] = (
+                n_rules,
+                bench.throughput(bodies, len(part)),
+                copy_rate,
+                bench.cpu_per_event,
+            )
         log(f"latency: {args.latency_samples} single attack events")
         latencies = bench.latency(args.latency_samples)
         alerts = bench.sql("SELECT count(*) FROM triage_alert")[0][0]
@@ -392,13 +433,18 @@ def main() -> int:
     print(f"ingest benchmark: {args.events} events per rule set, {args.batch} per POST, "
           f"{args.senders} senders, {args.web_workers} web workers, "
           f"worker concurrency {args.worker_concurrency}, {os.cpu_count()} CPUs")  # fmt: skip
-    for label, (n_rules, rate, copy_rate) in results.items():
+    for label, (n_rules, rate, copy_rate, cpu) in results.items():
         ratio = rate / copy_rate
         verdict = "meets" if ratio >= 0.5 else "MISSES"
         print(
             f"{label} ({n_rules} rules): HTTP POST -> stored and evaluated {rate:,.0f} events/s; "
             f"raw COPY of the same rows just before: {copy_rate:,.0f} events/s; "
             f"ratio {ratio:.2f} ({verdict} the 0.5 goal)"
+        )
+        print(
+            "  CPU per event: "
+            + ", ".join(f"{kind} {cpu[kind]:,.0f} us" for kind in CPU_KINDS)
+            + f" (the machine has {os.cpu_count()} CPUs)"
         )
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     verdict = "meets" if p95 < 2 else "MISSES"
