@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from rules import eql
+from rules.eql.pauses import gc_paused
 from rules.ingest.ecs import event_id_of
 from rules.ingest.fields import MISSING, get_field
 from rules.ingest.timeutil import parse_timestamp
@@ -49,7 +50,6 @@ from rules.models import (
     SequenceHit,
     active_exceptions_q,
 )
-from rules.pauses import gc_paused
 from triage.models import Alert, AlertEvent, Status, alert_key
 
 logger = logging.getLogger(__name__)

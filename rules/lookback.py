@@ -225,16 +225,16 @@ class _SequenceCandidates:
     """Per worker process: for recently seen events, which sequence rules they can match
     (by the rule-set prefilter) and, if any, the document. Consecutive batches look back over
     mostly the same stored events; this keeps them from being read, decoded and prefiltered
-    again and again. Cleared when the set of sequence rules changes."""
+    again and again. Cleared when the compiled rule set changes (the enabled rules did)."""
 
     SIZE = 100_000
 
     def __init__(self) -> None:
-        self.key: frozenset | None = None
+        self.key: object = None
         self.entries: OrderedDict[int, tuple[frozenset[str], dict | None]] = OrderedDict()
 
-    def bind(self, key: frozenset) -> None:
-        if key != self.key:
+    def bind(self, key: object) -> None:
+        if key is not self.key:
             self.key = key
             self.entries.clear()
 
@@ -319,7 +319,8 @@ def sequence_context(ruleset, found, sequence_ids: list[str], rules: dict, rows)
         specs[rid] = (shape, spans[rid])
         narrow[rid] = (keys, _narrowing(ruleset.queries[rid], keys))
     cache = sequence_cache
-    cache.bind(frozenset((rid, rules[rid].query) for rid in sequence_ids))
+    # the compiled rule set stands for its rules: one compiled for other rules starts afresh
+    cache.bind(ruleset)
     context_of: dict[str, list[dict]] = {}
     if specs:
         windows = look_around(specs, {rid: n[1] for rid, n in narrow.items()}, rows)

@@ -19,12 +19,12 @@ import orjson
 import psycopg
 from django.db import IntegrityError, connection, transaction
 
+from rules.eql.pauses import gc_paused
 from rules.ingest.ecs import _int_or_none, _str_or_none, event_id_of, index_columns
 from rules.ingest.fields import MISSING, get_field, has_dotted_key
 from rules.ingest.records import ParsedRecord
 from rules.ingest.timeutil import parse_timestamp
 from rules.models import Event, IngestSource
-from rules.pauses import gc_paused
 
 logger = logging.getLogger(__name__)
 

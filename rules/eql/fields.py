@@ -134,3 +134,11 @@ def field_getter(path: tuple[str, ...]):
         return None
 
     return getn
+
+
+def has_dotted_key(d: dict) -> bool:
+    """Whether an object has a key with a dot in it (then fields may be spelled dotted)."""
+    try:
+        return "." in "".join(d)
+    except TypeError:  # a key that is not a string: let the general lookup decide
+        return True

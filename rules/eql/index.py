@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import functions as fn
+from .fields import has_dotted_key
 from .operands import Operands
 from .prefilter import Atom
 
@@ -81,14 +82,6 @@ def _hits(mode: int, width: int, v, index: dict, every: tuple):
 _MEMO_MAX = 16384  # distinct values remembered per field before its memo starts over
 _MAX_SPELLINGS = 6  # more dotted spellings to look up than this: check the objects instead
 _MISSING = object()
-
-
-def _dotted(d: dict) -> bool:
-    """Whether a dict has a dotted key (then a field may be spelled ``{"a.b": ...}`` in it)."""
-    try:
-        return "." in "".join(d)
-    except TypeError:  # a key that is not a string: let the general lookup decide
-        return True
 
 
 class _FieldIndex:
@@ -209,7 +202,7 @@ class Plan:
 
 def _compile_finder(by_path: dict, always: tuple, operands: Operands, verdicts: dict):
     """Generate and compile ``find(e, fm, fv)`` for the fields of one plan."""
-    env: dict = {"_M": _MISSING, "_dotted": _dotted, "ALWAYS": always}
+    env: dict = {"_M": _MISSING, "_dotted": has_dotted_key, "ALWAYS": always}
     tree: dict = {}  # nested parts -> subtree; a leaf is ("field", path)
     for path in sorted(by_path):
         node = tree

@@ -31,9 +31,6 @@ left out and listed in ``RuleSet.errors``.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import threading
 from collections.abc import Iterable, Iterator
 
 from . import ast
@@ -42,6 +39,7 @@ from .errors import EqlError
 from .fields import field_getter
 from .index import Plan, Route
 from .operands import Operands
+from .pauses import gc_paused
 from .prefilter import (
     BROAD,
     COMMON,
@@ -56,33 +54,6 @@ from .prefilter import (
 )
 
 __all__ = ["RuleSet", "RuleSetError", "compile_many", "requirement"]
-
-_gc_lock = threading.Lock()
-_gc_state = [0, False]  # nested pauses in progress, whether the first one disabled gc
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Cyclic garbage collection off during a pass (re-entrant and thread-safe).
-
-    A pass allocates many small acyclic objects (memo keys, kept-event lists) that survive;
-    each would-be collection then re-traverses every long-lived object, which made the cost
-    per event grow with the number of events kept. The pass creates no reference cycles, so
-    nothing is lost by collecting afterwards instead.
-    """
-    with _gc_lock:
-        if _gc_state[0] == 0:
-            _gc_state[1] = gc.isenabled()
-            if _gc_state[1]:
-                gc.disable()
-        _gc_state[0] += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_state[0] -= 1
-            if _gc_state[0] == 0 and _gc_state[1]:
-                gc.enable()
 
 
 class RuleSetError(EqlError):
@@ -110,6 +81,7 @@ class RuleSet:
         self.queries = dict(queries)
         self.errors = dict(errors or {})
         self.rule_ids = list(self.queries)
+        self._slot = {rule_id: slot for slot, rule_id in enumerate(self.rule_ids)}
         category_path = tuple(category_field.split("."))
         self._category = field_getter(category_path)
         self.routes: list[Route] = []
@@ -247,7 +219,7 @@ class RuleSet:
     def eager_terms(self, rule_id: str) -> list[int]:
         """For a sequence, the flag positions of its positive terms that a deferring pass
         evaluates (all but the broad ones; the anchor always); empty for other queries."""
-        slot = self.rule_ids.index(rule_id)
+        slot = self._slot[rule_id]
         query = self.queries[rule_id]
         if query.kind != "sequence":
             return []
@@ -259,7 +231,7 @@ class RuleSet:
         """For a sequence, the flag position (see :meth:`candidates`) of its anchor: the
         positive term its prefilter evaluates first, most selective; every match holds an
         event of it. None for other queries."""
-        return self._anchor_term.get(self.rule_ids.index(rule_id))
+        return self._anchor_term.get(self._slot[rule_id])
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -290,7 +262,7 @@ class RuleSet:
         Only those events can take part in the rule's results, so ``query.search`` over
         them gives exactly the results over all the events.
         """
-        with _gc_paused():
+        with gc_paused():
             return self._prefiltered(events, None)
 
     def candidates(self, events: list[dict], *, defer: bool = False) -> Candidates:
@@ -301,7 +273,7 @@ class RuleSet:
         still match (:meth:`Candidates.complete`)."""
         flags: list[list] = [[] for _ in self.rule_ids]
         deferring = Deferring(len(self.rule_ids)) if defer and self._deferred else None
-        with _gc_paused():
+        with gc_paused():
             lists = self._prefiltered(events, flags, deferring)
         return Candidates(self, events, lists, flags, deferring)
 
@@ -328,7 +300,7 @@ class RuleSet:
         """The rule's ``Query.search`` over ``events``, taking for sequences the truth of its
         filters from ``flags`` (from :meth:`candidates`) instead of evaluating them again."""
         query = self.queries[rule_id]
-        with _gc_paused():
+        with gc_paused():
             if flags is not None and query.kind == "sequence":
                 if not self._all_positive_terms_hit(rule_id, flags):
                     return []
@@ -428,7 +400,7 @@ class RuleSet:
         deferring = (
             Deferring(len(self.rule_ids)) if self._deferred and type(events) is list else None
         )
-        with _gc_paused():
+        with gc_paused():
             lists = self._prefiltered(events, flags, deferring)
             if deferring is not None:
                 self._run_deferred(events, lists, flags, deferring)
@@ -520,12 +492,12 @@ class Candidates:
         self._done: set[int] = set()
 
     def of(self, rule_id: str) -> tuple[list, list | None]:
-        slot = self.ruleset.rule_ids.index(rule_id)
+        slot = self.ruleset._slot[rule_id]
         return self._lists[slot], self._flags[slot] if self.ruleset._n_terms[slot] else None
 
     def deferred(self, rule_id: str) -> bool:
         """Whether the rule has terms this pass left for :meth:`complete`."""
-        slot = self.ruleset.rule_ids.index(rule_id)
+        slot = self.ruleset._slot[rule_id]
         return (
             self._deferring is not None
             and slot in self.ruleset._deferred
@@ -537,7 +509,7 @@ class Candidates:
         that satisfy it, each with its join keys there. Every match of the sequence holds an
         event of each of these terms."""
         rs = self.ruleset
-        slot = rs.rule_ids.index(rule_id)
+        slot = rs._slot[rule_id]
         out: dict[int, list] = {}
         terms = flag_terms(rs.queries[rule_id])
         for term in rs.eager_terms(rule_id):
@@ -562,7 +534,7 @@ class Candidates:
     def skip(self, rule_id: str) -> None:
         """Drop the rule's candidates (its caller knows it cannot match) and its deferred
         terms with them."""
-        slot = self.ruleset.rule_ids.index(rule_id)
+        slot = self.ruleset._slot[rule_id]
         self._done.add(slot)
         self._lists[slot], self._flags[slot] = [], []
 
@@ -571,7 +543,7 @@ class Candidates:
         ``keys`` (those of every event that can share a match with them), so that
         :meth:`of` then gives what a full pass would have kept of the events of those keys."""
         rs = self.ruleset
-        slot = rs.rule_ids.index(rule_id)
+        slot = rs._slot[rule_id]
         if not self.deferred(rule_id):
             return
         self._done.add(slot)
@@ -580,7 +552,7 @@ class Candidates:
         routes = rs._deferred[slot]
         terms = flag_terms(rs.queries[rule_id])
         work = [(rs.routes[i].term, rs.routes[i].category) for i in routes]
-        with _gc_paused():
+        with gc_paused():
             self._lists[slot], self._flags[slot] = complete(
                 self.events, self._lists[slot], self._flags[slot],
                 self._deferring.kept_at[slot], work, terms, self._deferring, keys,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rules.eql.fields import has_dotted_key
+
 __all__ = ["MISSING", "flatten", "get_field", "has_dotted_key", "has_field", "set_field"]
 
 
@@ -22,14 +24,6 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-
-
-def has_dotted_key(d: dict) -> bool:
-    """Whether an object has a key with a dot in it (then fields may be spelled dotted)."""
-    try:
-        return "." in "".join(d)
-    except TypeError:  # a key that is not a string
-        return True
 
 
 def _locate(doc: dict, parts: list[str]) -> tuple[dict, str] | None:

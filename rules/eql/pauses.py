@@ -1,4 +1,5 @@
-"""Garbage collection paused while a batch of events is worked on.
+"""Garbage collection paused while a batch of events is worked on (the rule set's pass, and
+the detection pipeline's batches).
 
 A batch decodes and builds thousands of documents; each collection those allocations set off
 traverses every object of the process (Django, the compiled rules), so a batch's cost grew
