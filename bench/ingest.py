@@ -135,29 +135,8 @@ class Bench:
                 start_new_session=True,
             )
         )
-        self.procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "triage",
-                    "worker",
-                    "--loglevel=WARNING",
-                    f"--concurrency={self.args.worker_concurrency}",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    f"--hostname=bench-{os.getpid()}@%h",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=worker_log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
+        self.worker_log = worker_log
+        self.start_worker()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -168,6 +147,52 @@ class Bench:
                 pass
             time.sleep(0.2)
         raise RuntimeError("the web server did not start; see test-artifacts/bench-web.log")
+
+    def start_worker(self) -> None:
+        """A Celery worker whose processes compile the enabled rules as they start."""
+        self.worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "triage",
+                "worker",
+                "--loglevel=WARNING",
+                f"--concurrency={self.args.worker_concurrency}",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                f"--hostname=bench-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.worker_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(self.worker)
+
+    def restart_worker(self) -> None:
+        """A fresh worker for a phase: its processes compile that phase's rules at start, as
+        after a deploy or a restart, so the timed window holds the steady state, not a
+        one-time compilation in whichever process gets its first batch there."""
+        self.procs.remove(self.worker)
+        os.killpg(self.worker.pid, signal.SIGTERM)
+        self.worker.wait(timeout=60)
+        self.redis.delete("celery", "unacked", "unacked_index")
+        self.start_worker()
+
+    def wait_quiet(self, timeout: float = 120) -> None:
+        """Until the worker's processes have stopped using CPU (done compiling)."""
+        deadline = time.monotonic() + timeout
+        last = cpu_by_process_kind().get("worker", 0.0)
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            now = cpu_by_process_kind().get("worker", 0.0)
+            if now - last < 0.02:
+                return
+            last = now
 
     def teardown(self) -> None:
         for proc in self.procs:
@@ -233,10 +258,14 @@ class Bench:
             ).fetchone()[0]
 
     def warm_up(self, events: list[dict]) -> None:
-        """Let the worker compile the enabled rules before anything is timed."""
+        """A fresh worker compiles the enabled rules, and one batch goes through, before
+        anything is timed."""
+        self.restart_worker()
+        self.wait_quiet()
         status, body = self.request("POST", "/api/v1/events", to_ndjson(events))
         assert status == 200, body
         self.wait_idle()
+        self.wait_quiet()
 
     # --- measurements ----------------------------------------------------------------------
     def throughput(self, bodies: list[bytes], count: int) -> float:

@@ -383,7 +383,8 @@ def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> B
 
 def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
     started = time.monotonic()
-    rows = load_rows(event_pks)
+    texts: dict[int, str] = {}  # pk -> JSON text, for the look-back cache
+    rows = load_rows(event_pks, texts)
     outcome = BatchOutcome(events=len(rows))
     if not rows:
         return outcome
@@ -409,7 +410,7 @@ def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
         per_rule = dict.fromkeys(ruleset.rule_ids, (docs, None))
         context_of = {}
     else:
-        context_of = sequence_context(ruleset, found, sequence_ids, rules, rows)
+        context_of = sequence_context(ruleset, found, sequence_ids, rules, rows, texts)
         per_rule = {rid: found.of(rid) for rid in ruleset.rule_ids}
 
     matches: dict[str, list] = {}

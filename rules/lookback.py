@@ -113,9 +113,18 @@ def load_documents(queryset) -> list[tuple[int, dict]]:
 _fromepoch = datetime.fromtimestamp
 
 
-def load_rows(event_pks: list[int]) -> list[tuple[int, dict, datetime]]:
+def _int_array(values) -> str:
+    """A PostgreSQL array literal of integers: one string is sent much faster than a list,
+    which the driver adapts element by element in Python."""
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
+def load_rows(
+    event_pks: list[int], texts: dict[int, str] | None = None
+) -> list[tuple[int, dict, datetime]]:
     """(pk, document, timestamp) of the events, in time order (then pk). The documents are
-    read as text and decoded with orjson; the timestamp is the stored, indexed one."""
+    read as text and decoded with orjson; the timestamp is the stored, indexed one. On
+    PostgreSQL, ``texts`` (if given) receives each document's JSON text by pk."""
     if connection.vendor != "postgresql":
         rows = [
             (pk, doc, parse_timestamp(get_field(doc, "@timestamp", None)))
@@ -127,13 +136,13 @@ def load_rows(event_pks: list[int]) -> list[tuple[int, dict, datetime]]:
             # the time as epoch seconds: a float is read much faster than a timestamp
             cursor.execute(
                 f"SELECT id, doc::text, extract(epoch FROM timestamp)::float8 FROM {table} "  # noqa: S608 (model identifiers; values are parameters)
-                "WHERE id = ANY(%s)",
-                [list(event_pks)],
+                "WHERE id = ANY(%s::bigint[])",
+                [_int_array(event_pks)],
             )
-            rows = [
-                (pk, orjson.loads(text), _fromepoch(epoch, UTC))
-                for pk, text, epoch in cursor.fetchall()
-            ]
+            fetched = cursor.fetchall()
+        rows = [(pk, orjson.loads(text), _fromepoch(epoch, UTC)) for pk, text, epoch in fetched]
+        if texts is not None:
+            texts.update((pk, text) for pk, text, _epoch in fetched)
     rows.sort(key=lambda r: (r[2], r[0]))
     return rows
 
@@ -231,15 +240,30 @@ class _SequenceCandidates:
 
     def __init__(self) -> None:
         self.key: object = None
-        self.entries: OrderedDict[int, tuple[frozenset[str], dict | None]] = OrderedDict()
+        self.entries: OrderedDict[int, tuple[frozenset[str], bytes | None]] = OrderedDict()
+        self._sets: dict[frozenset[str], frozenset[str]] = {}
 
     def bind(self, key: object) -> None:
         if key is not self.key:
             self.key = key
             self.entries.clear()
+            self._sets.clear()
 
-    def put(self, pk: int, rule_ids: frozenset[str], doc: dict) -> None:
-        self.entries[pk] = (rule_ids, doc if rule_ids else None)  # keep only useful documents
+    def _shared(self, rule_ids: frozenset[str]) -> frozenset[str]:
+        """One object per distinct set of rule ids (there are few)."""
+        if len(self._sets) > 10_000:
+            self._sets.clear()
+        return self._sets.setdefault(rule_ids, rule_ids)
+
+    def put(self, pk: int, rule_ids: frozenset[str], doc: dict, text: str | None = None) -> None:
+        # Kept as JSON, not as the live dict: a decoded document is a hundred objects that
+        # every garbage collection would traverse (the cache holds up to SIZE of them); few
+        # are ever read back. Only documents some sequence can use are kept.
+        if not rule_ids:
+            text = None
+        elif text is None:
+            text = orjson.dumps(doc)
+        self.entries[pk] = (self._shared(rule_ids), text)
         self.entries.move_to_end(pk)
         while len(self.entries) > self.SIZE:
             self.entries.popitem(last=False)
@@ -249,15 +273,21 @@ class _SequenceCandidates:
         they may match any sequence (the rule's own search decides)."""
         missing = [pk for pk in pks if pk not in self.entries]
         for start in range(0, len(missing), 5000):
-            for pk, doc, _ts in load_rows(missing[start : start + 5000]):
-                self.put(pk, _ANY_RULE, doc)
+            texts: dict[int, str] = {}
+            for pk, doc, _ts in load_rows(missing[start : start + 5000], texts):
+                self.put(pk, _ANY_RULE, doc, texts.get(pk))
 
-    def context(self, rule_id: str, pks: list[int]) -> list[dict]:
+    def context(self, rule_id: str, pks: list[int], decoded: dict[int, dict]) -> list[dict]:
+        """The documents of ``pks`` that ``rule_id`` can use; ``decoded`` (pk -> document)
+        shares the decoding between the rules of one batch."""
         out = []
         for pk in pks:
             entry = self.entries.get(pk)
             if entry is not None and (entry[0] is _ANY_RULE or rule_id in entry[0]):
-                out.append(entry[1])
+                doc = decoded.get(pk)
+                if doc is None:
+                    doc = decoded[pk] = orjson.loads(entry[1])
+                out.append(doc)
         return out
 
 
@@ -269,7 +299,9 @@ def _span(rule_id: str, ruleset, rules: dict) -> timedelta:
     return (shape.maxspan if shape else None) or rules[rule_id].lookback
 
 
-def sequence_context(ruleset, found, sequence_ids: list[str], rules: dict, rows) -> dict:
+def sequence_context(
+    ruleset, found, sequence_ids: list[str], rules: dict, rows, texts: dict[int, str]
+) -> dict:
     """Complete the batch's sequence candidates and gather their look-back context.
 
     Every match of a sequence holds an event of each of its queries that the pass
@@ -325,18 +357,19 @@ def sequence_context(ruleset, found, sequence_ids: list[str], rules: dict, rows)
     if specs:
         windows = look_around(specs, {rid: n[1] for rid, n in narrow.items()}, rows)
         cache.fill(sorted({pk for pks in windows.values() for pk in pks}))
+        decoded: dict[int, dict] = {}
         for rid, pks in windows.items():
             keys = narrow[rid][0]
             terms = ruleset.join_keyspecs(rid)
             extra = [
                 doc
-                for doc in cache.context(rid, pks)
+                for doc in cache.context(rid, pks, decoded)
                 if any(_normal_key(key) in keys for keyspec in terms for key in keyspec.combos(doc))
             ]
             if extra:
                 context_of[rid] = extra
     for pk, doc, _ts in rows:
-        cache.put(pk, frozenset(of_doc.get(id(doc), ())) | partial, doc)
+        cache.put(pk, frozenset(of_doc.get(id(doc), ())) | partial, doc, texts.get(pk))
     return context_of
 
 
