@@ -271,8 +271,8 @@ def _alert_for(rule: DetectionRule, cand: Candidate, now: datetime) -> Alert:
     )
 
 
-def _insert_alerts(alerts: list[Alert]) -> list[int]:
-    """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING id``: the ids of rows really inserted."""
+def _insert_alerts(alerts: list[Alert]) -> list[tuple[int, str]]:
+    """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, key``: the rows really inserted."""
     fields = [f for f in Alert._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -283,11 +283,11 @@ def _insert_alerts(alerts: list[Alert]) -> list[int]:
     sql = (
         f"INSERT INTO {connection.ops.quote_name(Alert._meta.db_table)} ({columns}) "  # noqa: S608 (model identifiers; values are parameters)
         f"VALUES {', '.join([row_sql] * len(alerts))} "
-        "ON CONFLICT (key) DO NOTHING RETURNING id"
+        "ON CONFLICT (key) DO NOTHING RETURNING id, key"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [pk for (pk,) in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 def raise_alerts(
@@ -298,16 +298,33 @@ def raise_alerts(
     Each new alert gets exactly one AlertEvent ("raised", no actor, to "new") and the rule's
     techniques, in the same transaction as its row.
     """
-    if not candidates:
-        return []
+    return raise_alerts_of([(rule, candidates)], now=now).get(rule.pk, [])
+
+
+def raise_alerts_of(
+    found: list[tuple[DetectionRule, list[Candidate]]], *, now: datetime | None = None
+) -> dict[int, list[int]]:
+    """:func:`raise_alerts` for several rules at once, in one transaction and a handful of
+    statements whatever the number of rules (a batch of events often alerts for several).
+    Returns rule pk -> the ids of its new alerts."""
+    found = [(rule, cands) for rule, cands in found if cands]
+    if not found:
+        return {}
     now = now or datetime.now(UTC)
-    technique_ids = list(rule.techniques.values_list("pk", flat=True))
-    new_ids: list[int] = []
-    with transaction.atomic():
-        for start in range(0, len(candidates), 200):
-            chunk = [_alert_for(rule, c, now) for c in candidates[start : start + 200]]
-            new_ids.extend(_insert_alerts(chunk))
-        if new_ids:
+    through = DetectionRule.techniques.through
+    techniques: dict[int, list[int]] = {}
+    for rule_pk, technique_pk in through.objects.filter(
+        detectionrule_id__in=[rule.pk for rule, _ in found]
+    ).values_list("detectionrule_id", "technique_id"):
+        techniques.setdefault(rule_pk, []).append(technique_pk)
+    alerts = [_alert_for(rule, c, now) for rule, cands in found for c in cands]
+    rule_of_key = {alert.key: alert.rule for alert in alerts}
+    new: dict[int, list[int]] = {}
+    with transaction.atomic(savepoint=False):
+        inserted: list[tuple[int, str]] = []
+        for start in range(0, len(alerts), 200):
+            inserted.extend(_insert_alerts(alerts[start : start + 200]))
+        if inserted:
             AlertEvent.objects.bulk_create(
                 AlertEvent(
                     alert_id=pk,
@@ -315,16 +332,25 @@ def raise_alerts(
                     kind="raised",
                     from_status="",
                     to_status=Status.NEW,
-                    data={"rule_id": rule.rule_id, "rule_version": rule.version},
+                    data={
+                        "rule_id": rule_of_key[key].rule_id,
+                        "rule_version": rule_of_key[key].version,
+                    },
                 )
-                for pk in new_ids
+                for pk, key in inserted
             )
-            through = Alert.techniques.through
-            through.objects.bulk_create(
-                [through(alert_id=pk, technique_id=t) for pk in new_ids for t in technique_ids],
+            links = Alert.techniques.through
+            links.objects.bulk_create(
+                [
+                    links(alert_id=pk, technique_id=t)
+                    for pk, key in inserted
+                    for t in techniques.get(rule_of_key[key].pk, ())
+                ],
                 ignore_conflicts=True,
             )
-    return new_ids
+        for pk, key in inserted:
+            new.setdefault(rule_of_key[key].pk, []).append(pk)
+    return new
 
 
 def _pause_point() -> None:
@@ -435,6 +461,7 @@ def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
         r.rule_id: r for r in DetectionRule.objects.filter(rule_id__in=[*matches, *failures])
     }
     exceptions = _active_exceptions_of([involved[rid] for rid in matches if rid in involved], now)
+    selected: list[tuple[DetectionRule, list[Candidate], bool]] = []
     for rule_id, found in matches.items():
         rule = involved.get(rule_id)
         if rule is None:  # deleted since the batch started
@@ -442,25 +469,27 @@ def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
         cands, _suppressed, reached = select_candidates(
             rule_id, found, exceptions[rule.pk], rule.max_signals
         )
-        with derived_writes():  # a rule's alerts and its run: one commit
-            new_ids = raise_alerts(rule, cands, now=now)
-            _record_run(
+        selected.append((rule, cands, reached))
+    for rule_id, error in failures.items():
+        logger.error("rule %s failed on an ingest batch: %s", rule_id, error)
+    # The batch's alerts, of every rule, and its runs: one commit.
+    with derived_writes():
+        new_ids = raise_alerts_of([(rule, cands) for rule, cands, _ in selected], now=now)
+        runs = [
+            _run_row(
                 rule,
                 RuleRun.Trigger.INGEST,
                 now,
                 window,
                 scanned=len(rows),
-                raised=len(new_ids),
+                raised=len(new_ids.get(rule.pk, ())),
                 reached=reached,
                 started=started,
             )
-        outcome.alerts += len(new_ids)
-        if new_ids:
-            _pause_point()
-    for rule_id, error in failures.items():
-        logger.error("rule %s failed on an ingest batch: %s", rule_id, error)
-        if rule_id in involved:
-            _record_run(
+            for rule, _cands, reached in selected
+        ]
+        runs += [
+            _run_row(
                 involved[rule_id],
                 RuleRun.Trigger.INGEST,
                 now,
@@ -469,11 +498,18 @@ def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
                 error=error,
                 started=started,
             )
+            for rule_id, error in failures.items()
+            if rule_id in involved
+        ]
+        RuleRun.objects.bulk_create(runs)
+    outcome.alerts = sum(len(ids) for ids in new_ids.values())
+    if outcome.alerts:
+        _pause_point()
     outcome.failed_rules = sorted(failures)
     return outcome
 
 
-def _record_run(
+def _run_row(
     rule: DetectionRule,
     trigger: str,
     now: datetime,
@@ -485,7 +521,8 @@ def _record_run(
     error: str = "",
     started: float,
 ) -> RuleRun:
-    return RuleRun.objects.create(
+    """An unsaved RuleRun of a rule over an ingest batch."""
+    return RuleRun(
         rule=rule,
         trigger=trigger,
         outcome=RuleRun.Outcome.FAILED if error else RuleRun.Outcome.SUCCEEDED,

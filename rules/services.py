@@ -81,35 +81,68 @@ def index_values(doc: dict) -> dict:
         action = get_field(doc, "event.action", None)
         columns["action"] = action if isinstance(action, str) else None
         return columns
-    event, host, user = doc.get("event"), doc.get("host"), doc.get("user")
-    process = doc.get("process")
-    parent = _child(process, "parent")
-    found = {
-        "host_id": _child(host, "id"),
-        "host_name": _child(host, "name"),
-        "user_id": _child(user, "id"),
-        "user_name": _child(user, "name"),
-        "category": _child(event, "category"),
-        "action": _child(event, "action"),
-        "process_entity_id": _child(process, "entity_id"),
-        "process_pid": _child(process, "pid"),
-        "parent_entity_id": _child(parent, "entity_id"),
-        "parent_pid": _child(parent, "pid"),
-    }
+    # Straight-line lookups: this runs for every stored event.
+    get = doc.get
+    event, host, user, process = get("event"), get("host"), get("user"), get("process")
+    if type(event) is not dict:
+        event = _EMPTY
+    if type(host) is not dict:
+        host = _EMPTY
+    if type(user) is not dict:
+        user = _EMPTY
+    if type(process) is not dict:
+        process = _EMPTY
+    parent = process.get("parent")
+    if type(parent) is not dict:
+        parent = _EMPTY
+    # With no dotted key on the way, a field missing at its nested path is missing.
+    dotted = (
+        has_dotted_key(event)
+        or has_dotted_key(host)
+        or has_dotted_key(user)
+        or has_dotted_key(process)
+        or has_dotted_key(parent)
+    )
+    event_id = event.get("id")
+    if type(event_id) is not str or not event_id:
+        event_id = event_id_of(doc)
+    action = event.get("action", MISSING)
+    if action is MISSING and dotted:
+        action = get_field(doc, "event.action")
     columns = {
-        "timestamp": parse_timestamp(doc.get("@timestamp")),
-        "event_id": event_id_of(doc),
+        "timestamp": parse_timestamp(get("@timestamp")),
+        "event_id": event_id,
+        "action": action if type(action) is str else None,
     }
-    for name, value in found.items():
-        if value is MISSING:
-            value = get_field(doc, _COLUMN_FIELDS[name])
-        if name == "action":
-            columns[name] = value if type(value) is str else None
-        elif name in ("process_pid", "parent_pid"):
-            columns[name] = _int_or_none(value)
+    for name, holder, key in (
+        ("host_id", host, "id"),
+        ("host_name", host, "name"),
+        ("user_id", user, "id"),
+        ("user_name", user, "name"),
+        ("category", event, "category"),
+        ("process_entity_id", process, "entity_id"),
+        ("parent_entity_id", parent, "entity_id"),
+    ):
+        value = holder.get(key, MISSING)
+        if type(value) is str:
+            columns[name] = value
         else:
-            columns[name] = value if type(value) is str else _str_or_none(value)
+            if value is MISSING and dotted:
+                value = get_field(doc, _COLUMN_FIELDS[name])
+            columns[name] = _str_or_none(value)
+    for name, holder in (("process_pid", process), ("parent_pid", parent)):
+        value = holder.get("pid", MISSING)
+        if type(value) is int:
+            columns[name] = value if _LONG_MIN <= value <= _LONG_MAX else None
+        else:
+            if value is MISSING and dotted:
+                value = get_field(doc, _COLUMN_FIELDS[name])
+            columns[name] = _int_or_none(value)
     return columns
+
+
+_EMPTY: dict = {}
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 
 _COLUMN_FIELDS = {

@@ -1,6 +1,9 @@
 import os
 
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
 application = get_wsgi_application()
+# The URL configuration (and the views' modules) now rather than on the first request.
+_url_patterns = get_resolver().url_patterns

@@ -223,37 +223,79 @@ def _all_str(values: list) -> bool:
 _CHECKED_TREE = _checked_tree()
 
 
+def _collector_source(tree: dict) -> str:
+    """Python source of ``_collect``: the walk of the tree of checked names unrolled into
+    straight-line lookups (this runs for every event ingested, and a loop over the tree
+    costs several times more). See ``_check_nested`` for what it returns."""
+    lines = [
+        "def _collect(doc):",
+        "    found = []",
+        "    append = found.append",
+        "    if has_dotted_key(doc):",
+        "        return None",
+    ]
+    counter = [0]
+
+    def walk(node: dict, holder: str, indent: str) -> None:
+        for name, sub in node.items():
+            if type(sub) is tuple:
+                order, path, plain = sub
+                value = f"v{counter[0]}"
+                counter[0] += 1
+                lines.append(f"{indent}{value} = {holder}.get({name!r}, MISSING)")
+                lines.append(f"{indent}if {value} is not MISSING:")
+                item = f"({order}, {path!r}, {holder}, {name!r}, {value})"
+                if plain == _PLAIN_STR:
+                    test = f"{value}.__class__ is not str"
+                elif plain == _PLAIN_INT:
+                    test = (
+                        f"{value}.__class__ is not int or not ({_LONG_MIN} <= {value} <= "
+                        f"{_LONG_MAX})"
+                    )
+                elif plain == _PLAIN_STR_LIST:
+                    test = f"{value}.__class__ is not list or not _all_str({value})"
+                else:
+                    test = None  # always checked
+                if test is None:
+                    lines.append(f"{indent}    append({item})")
+                else:
+                    lines.append(f"{indent}    if {test}:")
+                    lines.append(f"{indent}        append({item})")
+            else:
+                child = f"o{counter[0]}"
+                counter[0] += 1
+                lines.append(f"{indent}{child} = {holder}.get({name!r})")
+                lines.append(f"{indent}if {child} is not None:")
+                lines.append(
+                    f"{indent}    if {child}.__class__ is not dict or has_dotted_key({child}):"
+                )
+                lines.append(f"{indent}        return None")
+                walk(sub, child, indent + "    ")
+
+    walk(tree, "doc", "    ")
+    lines.append("    return found")
+    return "\n".join(lines) + "\n"
+
+
+def _compile_collector(tree: dict):
+    namespace = {"MISSING": MISSING, "has_dotted_key": has_dotted_key, "_all_str": _all_str}
+    exec(compile(_collector_source(tree), "<ecs field collector>", "exec"), namespace)  # noqa: S102 (source generated from the constant tree above)
+    return namespace["_collect"]
+
+
+_collect = _compile_collector(_CHECKED_TREE)
+
+
 def _check_nested(doc: dict) -> dict | None:
     """``check_ecs`` for a document whose objects on the way to the checked fields hold no
     dotted key (the usual case): each field is looked up where it must live, in one walk of
     the tree of checked names. Returns None, having changed nothing, for any other document.
     """
-    found = []  # (checking order, path, holder, key, value)
-    stack = [(doc, _CHECKED_TREE)]
-    while stack:
-        holder, node = stack.pop()
-        if has_dotted_key(holder):
-            return None
-        for name, sub in node.items():
-            value = holder.get(name, MISSING)
-            if value is MISSING or (value is None and type(sub) is dict):
-                continue
-            if type(sub) is tuple:
-                # most values are already of their type: only the others are checked
-                plain, t = sub[2], value.__class__
-                if plain == _PLAIN_STR:
-                    if t is str:
-                        continue
-                elif plain == _PLAIN_INT:
-                    if t is int and _LONG_MIN <= value <= _LONG_MAX:
-                        continue
-                elif plain == _PLAIN_STR_LIST and t is list and _all_str(value):
-                    continue
-                found.append((sub[0], sub[1], holder, name, value))
-            elif type(value) is dict:
-                stack.append((value, sub))
-            else:
-                return None  # a value where an object belongs: the general path decides
+    # (checking order, path, holder, key, value) of each checked field whose value is not
+    # already plainly of its type (only those are checked)
+    found = _collect(doc)
+    if found is None:
+        return None  # a dotted key, or a value where an object belongs: the general path
     found.sort(key=_first)
     if not found or found[0][1] != "@timestamp" or found[0][4] is None:
         raise EcsFieldError("@timestamp: required field is missing")

@@ -27,6 +27,17 @@ def _fromiso(value: str) -> datetime | None:
         return None
 
 
+# The last string parsed and its result (strings are immutable: the same object is the
+# same text). Replaced as one tuple, so a reader in another thread sees a consistent pair.
+_last: tuple[str | None, datetime | None] = (None, None)
+
+
+def _remember(value: str, result: datetime | None) -> datetime | None:
+    global _last
+    _last = (value, result)
+    return result
+
+
 def parse_timestamp(value: object) -> datetime | None:
     """An aware UTC datetime for ``value``, or None when it is not a date.
 
@@ -44,8 +55,11 @@ def parse_timestamp(value: object) -> datetime | None:
         return _EPOCH + timedelta(milliseconds=value)
     if not isinstance(value, str) or len(value) > 64:
         return None
+    last = _last
+    if value is last[0]:  # ingest checks a document's @timestamp, then indexes it
+        return last[1]
     if len(value) == 24 and _CANONICAL.fullmatch(value):  # what ingest itself writes
-        return _fromiso(value)
+        return _remember(value, _fromiso(value))
     m = _ISO.fullmatch(value.strip())
     if not m:
         return None

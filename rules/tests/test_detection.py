@@ -404,6 +404,13 @@ def test_fast_index_values_agree_with_the_parsers_index_columns():
         {"@timestamp": 1, "process": {"parent.entity_id": "p", "pid": True}, "event": {}},
         {"@timestamp": "x", "event": {"category": ["a", "b"], "action": 3}, "user": "flat"},
         {"@timestamp": "2026-01-01T00:00:00Z", "host": {"id": ["h1", "h2"]}, "event.id": "e"},
+        # dotted keys below the top level, odd ids and pids, objects that are not objects
+        {"@timestamp": "2026-01-01T00:00:00Z", "process": {"parent.pid": 7, "pid": 2**63}},
+        {"@timestamp": "2026-01-01T00:00:00Z", "process": {"parent": {"pid.x": 1}, "pid": 3.0}},
+        {"@timestamp": "2026-01-01T00:00:00Z", "event": {"id": 42, "action.x": "a"}},
+        {"@timestamp": "2026-01-01T00:00:00Z", "event": {"id": ""}, "host": ["h"]},
+        {"@timestamp": "2026-01-01T00:00:00Z", "user": {"name.first": "a"}, "process": "p"},
+        {"@timestamp": "2026-01-01T00:00:00Z", "host": {"os.type": "windows", "id": None}},
     ]
     for doc in [*generate_events(300, seed=7), *odd]:
         expected = index_columns(doc)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kombu import Connection, pools
 
-from rules.models import Event
+from rules.models import Event, RuleRun
 from rules.services import event_row, store_events
 from rules.tests.pipeline_helpers import (
     import_library,
@@ -44,18 +44,23 @@ def test_a_worker_killed_mid_task_loses_nothing_and_doubles_nothing(
     worker = celery_worker_process(
         {"CELERY_VISIBILITY_TIMEOUT": str(visibility), "DETECTION_TEST_PAUSE_FILE": str(pause)}
     )
-    # Two attacks for two rules: the task commits the first rule's alert, then blocks.
+    # Two attacks for two rules: the task commits the batch's alerts, then blocks before it
+    # returns (so before the message is acknowledged).
     store_events([event_row(e) for e in (winscript_attack(), nodejs_attack(), process_start())])
     wait_for(reached.exists, 60, "the detection task to reach its pause point")
-    assert Alert.objects.count() == 1
+    assert Alert.objects.count() == 2
     worker.kill()
     pause.unlink()
     time.sleep(visibility + 0.5)  # the unacked message becomes visible again
     celery_worker_process({"CELERY_VISIBILITY_TIMEOUT": str(visibility)})
-    wait_for(lambda: Alert.objects.count() == 2, 60, "the task to run again")
+    # The task ran again (each run records a run per rule that matched) ...
+    runs = RuleRun.objects.filter(trigger=RuleRun.Trigger.INGEST)
+    wait_for(lambda: runs.count() == 4, 60, "the task to run again")
     time.sleep(0.5)
+    # ... and found the same two alerts already raised: nothing lost, nothing doubled.
     assert Alert.objects.count() == 2
     assert AlertEvent.objects.filter(kind="raised").count() == 2
+    assert sorted(runs.values_list("alerts_raised", flat=True)) == [0, 0, 1, 1]
 
 
 def test_with_redis_down_events_are_stored_and_the_scheduled_run_alerts_later(
