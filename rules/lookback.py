@@ -10,6 +10,7 @@ docs/pipeline.md). Also here: reading stored events back (``load_rows``).
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -295,8 +296,20 @@ sequence_cache = _SequenceCandidates()
 
 
 def _span(rule_id: str, ruleset, rules: dict) -> timedelta:
-    shape = sequence_shape(ruleset.queries[rule_id])
+    shape = _shape_of(ruleset.queries[rule_id])
     return (shape.maxspan if shape else None) or rules[rule_id].lookback
+
+
+_shapes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _shape_of(query: eql.Query) -> SequenceShape | None:
+    """``sequence_shape``, remembered for as long as the compiled query lives."""
+    try:
+        return _shapes[query]
+    except KeyError:
+        shape = _shapes[query] = sequence_shape(query)
+        return shape
 
 
 def sequence_context(
@@ -347,7 +360,7 @@ def sequence_context(
         if not keys:
             found.skip(rid)
             continue
-        shape = sequence_shape(ruleset.queries[rid])
+        shape = _shape_of(ruleset.queries[rid])
         specs[rid] = (shape, spans[rid])
         narrow[rid] = (keys, _narrowing(ruleset.queries[rid], keys))
     cache = sequence_cache
@@ -403,12 +416,12 @@ def _record_hits(hits) -> None:
         )
         return
     table = SequenceHit._meta.db_table
-    with derived_writes(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (rule_id, term, key, event_pk, timestamp) "  # noqa: S608 (model identifiers; values are parameters)
-            "SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], %s::bigint[], %s::timestamptz[])",
-            [list(column) for column in zip(*rows, strict=True)],
-        )
+    # COPY: its rows are formatted by the driver's C code (arrays as parameters were
+    # adapted element by element in Python).
+    statement = f"COPY {table} (rule_id, term, key, event_pk, timestamp) FROM STDIN"
+    with derived_writes(), connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _stored_hits(spans: dict[str, timedelta], rows) -> dict[tuple[str, int], set[tuple]]:
