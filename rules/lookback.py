@@ -241,7 +241,8 @@ class _SequenceCandidates:
 
     def __init__(self) -> None:
         self.key: object = None
-        self.entries: OrderedDict[int, tuple[frozenset[str], bytes | None]] = OrderedDict()
+        # pk -> (rules it can match, its JSON: text as read back, or bytes when re-encoded)
+        self.entries: OrderedDict[int, tuple[frozenset[str], str | bytes | None]] = OrderedDict()
         self._sets: dict[frozenset[str], frozenset[str]] = {}
 
     def bind(self, key: object) -> None:

@@ -20,7 +20,14 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 
 from rules.eql.pauses import gc_paused
-from rules.ingest.ecs import _int_or_none, _str_or_none, event_id_of, index_columns
+from rules.ingest.ecs import (
+    _LONG_MAX,
+    _LONG_MIN,
+    _int_or_none,
+    _str_or_none,
+    event_id_of,
+    index_columns,
+)
 from rules.ingest.fields import MISSING, get_field, has_dotted_key
 from rules.ingest.records import ParsedRecord
 from rules.ingest.timeutil import parse_timestamp
@@ -66,10 +73,6 @@ class EventRow:
     @property
     def event_id(self) -> str:
         return self.columns["event_id"]
-
-
-def _child(node, key: str):
-    return node.get(key, MISSING) if type(node) is dict else MISSING
 
 
 def index_values(doc: dict) -> dict:
@@ -141,8 +144,7 @@ def index_values(doc: dict) -> dict:
     return columns
 
 
-_EMPTY: dict = {}
-_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+_EMPTY: dict = {}  # stands for an absent object; only ever read
 
 
 _COLUMN_FIELDS = {
