@@ -77,6 +77,15 @@ def database_url_for_worker() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
+@pytest.fixture
+def redis_available(settings) -> str:
+    """The test Redis (REDIS_URL), for tests that talk to it without a worker."""
+    _require_broker()
+    if not settings.REDIS_URL:
+        pytest.fail("REDIS_URL is not set although the broker was found")
+    return settings.REDIS_URL
+
+
 class WorkerProcess:
     """A `celery worker` subprocess bound to the test database and the test broker."""
 

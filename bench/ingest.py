@@ -415,6 +415,12 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--latency-samples", type=int, default=30)
+    parser.add_argument(
+        "--rule-sets",
+        choices=("both", "seeds", "windows"),
+        default="both",
+        help="which rule sets to measure (default both)",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
@@ -434,10 +440,12 @@ def main() -> int:
     results = {}
     try:
         bench.setup()
-        for label, seeds_only, part in (
+        phases = [
             ("3 seed rules", True, first),
             ("seeds + Windows corpus", False, second),
-        ):
+        ]
+        wanted = {"both": (True, False), "seeds": (True,), "windows": (False,)}[args.rule_sets]
+        for label, seeds_only, part in [p for p in phases if p[1] in wanted]:
             n_rules = bench.enable_rules(seeds_only)
             bench.warm_up(
                 [dict(e, event={**e["event"], "id": e["event"]["id"] + label}) for e in warm]

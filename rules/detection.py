@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
-from rules import eql
+from rules import eql, handoff
 from rules.eql.pauses import gc_paused
 from rules.ingest.ecs import event_id_of
 from rules.ingest.fields import MISSING, get_field
@@ -38,6 +38,7 @@ from rules.lookback import (
     derived_writes,
     load_documents,
     load_rows,
+    rows_of_texts,
     sequence_context,
     sequence_shape,
 )
@@ -396,21 +397,33 @@ def _enabled_rules() -> dict[str, _RuleText]:
     }
 
 
-def detect_new_events(event_pks: list[int], *, now: datetime | None = None) -> BatchOutcome:
+def detect_new_events(
+    event_pks: list[int], *, now: datetime | None = None, batch_key: str | None = None
+) -> BatchOutcome:
     """Evaluate the enabled rules over newly stored events and raise their alerts.
 
     Event rules see the batch; sequence rules also see stored events within their maxspan
     that share their join keys (an attack split across two batches is still one sequence).
     A ``RuleRun`` (trigger "ingest") is recorded for each rule that raised alerts or failed.
+    ``batch_key`` names the events' documents handed over by ingest (``rules.handoff``);
+    without it, or when it is gone, they are read from the store.
     """
     with gc_paused():
-        return _detect_new_events(event_pks, now or datetime.now(UTC))
+        return _detect_new_events(event_pks, now or datetime.now(UTC), batch_key)
 
 
-def _detect_new_events(event_pks: list[int], now: datetime) -> BatchOutcome:
+def _batch_rows(event_pks: list[int], texts: dict, batch_key: str | None) -> list:
+    if batch_key:
+        handed = handoff.take(batch_key, event_pks)
+        if handed is not None:
+            return rows_of_texts(handed, texts)
+    return load_rows(event_pks, texts)
+
+
+def _detect_new_events(event_pks: list[int], now: datetime, batch_key: str | None) -> BatchOutcome:
     started = time.monotonic()
-    texts: dict[int, str] = {}  # pk -> JSON text, for the look-back cache
-    rows = load_rows(event_pks, texts)
+    texts: dict[int, str | bytes] = {}  # pk -> JSON text, for the look-back cache
+    rows = _batch_rows(event_pks, texts, batch_key)
     outcome = BatchOutcome(events=len(rows))
     if not rows:
         return outcome

@@ -32,6 +32,7 @@ __all__ = [
     "load_documents",
     "load_rows",
     "look_around",
+    "rows_of_texts",
     "sequence_cache",
     "sequence_context",
     "sequence_shape",
@@ -144,6 +145,18 @@ def load_rows(
         rows = [(pk, orjson.loads(text), _fromepoch(epoch, UTC)) for pk, text, epoch in fetched]
         if texts is not None:
             texts.update((pk, text) for pk, text, _epoch in fetched)
+    rows.sort(key=lambda r: (r[2], r[0]))
+    return rows
+
+
+def rows_of_texts(
+    items: list[tuple[int, str | bytes, datetime]], texts: dict[int, str | bytes] | None = None
+) -> list[tuple[int, dict, datetime]]:
+    """What :func:`load_rows` returns, from (pk, JSON text, timestamp) already in hand (a
+    batch handed over by ingest); ``texts`` receives the texts by pk."""
+    rows = [(pk, orjson.loads(text), ts) for pk, text, ts in items]
+    if texts is not None:
+        texts.update((pk, text) for pk, text, _ts in items)
     rows.sort(key=lambda r: (r[2], r[0]))
     return rows
 

@@ -19,6 +19,7 @@ import orjson
 import psycopg
 from django.db import IntegrityError, connection, transaction
 
+from rules import handoff
 from rules.eql.pauses import gc_paused
 from rules.ingest.ecs import (
     _LONG_MAX,
@@ -298,7 +299,9 @@ def store_events(rows: list[EventRow], source: IngestSource | None = None) -> St
     with transaction.atomic():
         inserted = insert(list(unique.values()), source_id)
         if inserted:
-            enqueue_detection([pk for pk, _ in inserted])
+            enqueue_detection(
+                [pk for pk, _ in inserted], [unique[event_id] for _, event_id in inserted]
+            )
     result.new_pks = [pk for pk, _ in inserted]
     result.new_event_ids = {event_id for _, event_id in inserted}
     result.accepted = len(inserted)
@@ -318,13 +321,17 @@ def _broker_error(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | ConnectionError | OSError)
 
 
-def enqueue_detection(event_pks: list[int]) -> None:
+def enqueue_detection(event_pks: list[int], rows: list[EventRow] | None = None) -> None:
     """Queue detection of these (new) rows once the transaction that stored them commits.
 
-    A broker that cannot be reached is logged, not raised: the events are stored, and the
-    scheduled rule runs (every rule's ``interval`` over its ``from`` look-back) find them.
+    With ``rows`` (the stored rows, in the order of ``event_pks``) and a broker in another
+    process, their documents go along through Redis (see :mod:`rules.handoff`) so that the
+    task need not read them back. A broker that cannot be reached is logged, not raised: the
+    events are stored, and the scheduled rule runs (every rule's ``interval`` over its
+    ``from`` look-back) find them.
     """
     pks = list(event_pks)
+    hand_off = rows is not None and handoff.enabled()
 
     def send() -> None:
         global _broker_down_until
@@ -339,9 +346,19 @@ def enqueue_detection(event_pks: list[int]) -> None:
             return
         for start in range(0, len(pks), BATCH_SIZE):
             chunk = pks[start : start + BATCH_SIZE]
+            kwargs: dict = {"event_pks": chunk}
+            if hand_off:
+                handed = rows[start : start + BATCH_SIZE]
+                key = handoff.put(
+                    chunk, [r.columns["timestamp"] for r in handed], [r.doc_json for r in handed]
+                )
+                if key is not None:
+                    kwargs["batch_key"] = key
             try:
-                detect_events.apply_async(kwargs={"event_pks": chunk}, retry=False)
+                detect_events.apply_async(kwargs=kwargs, retry=False)
             except Exception as exc:
+                if "batch_key" in kwargs:
+                    handoff.discard(kwargs["batch_key"])
                 logger.exception(
                     "could not queue detection of %d stored events (the scheduled rule runs "
                     "will cover them)",

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 from django.db import OperationalError as DatabaseOperationalError
+from django.db import close_old_connections
 
-from rules import detection
+from rules import detection, handoff
 from rules.models import DetectionRule, RuleRun
 from triage.celery import app
 
@@ -21,14 +22,20 @@ logger = logging.getLogger(__name__)
 
 @app.task(
     name="rules.tasks.detect_events",
+    # Its outcome is recorded as RuleRun rows and alerts; nothing waits for a return value.
+    ignore_result=True,
     # The database restarting under a worker: try again shortly (the work is idempotent).
     autoretry_for=(DatabaseOperationalError,),
     retry_backoff=2,
     max_retries=5,
 )
-def detect_events(*, event_pks: list[int]) -> dict:
-    """Evaluate the enabled rules over newly stored events (queued when their batch commits)."""
-    return detection.detect_new_events(event_pks).as_dict()
+def detect_events(*, event_pks: list[int], batch_key: str | None = None) -> dict:
+    """Evaluate the enabled rules over newly stored events (queued when their batch commits).
+    ``batch_key`` names their documents handed over through Redis (``rules.handoff``)."""
+    outcome = detection.detect_new_events(event_pks, batch_key=batch_key).as_dict()
+    if batch_key:
+        handoff.discard(batch_key)
+    return outcome
 
 
 @app.task(
@@ -69,3 +76,15 @@ def _compile_rules_at_start(**_kwargs) -> None:
         detection.warm_up()
     except Exception:  # a worker must start even when the database is not reachable yet
         logger.warning("could not compile the rules at worker start", exc_info=True)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(sender=None, **_kwargs) -> None:
+    """Database connections are kept between tasks as between web requests: closed when
+    older than ``CONN_MAX_AGE`` or broken (Celery's own per-task close is off, see
+    ``CELERY_DB_REUSE_MAX`` in settings). A new connection per task cost a server process
+    start and a cold catalog cache on PostgreSQL for every ingest batch. An eager task runs
+    inside its caller's request or transaction, whose connection is not ours to close."""
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()

@@ -29,3 +29,14 @@ app.conf.beat_schedule = {
 def ping(*, value: int) -> dict:
     """A round trip for health checks and tests: proves broker, worker and result backend."""
     return {"pong": value, "worker_pid": os.getpid()}
+
+
+def load_producer() -> None:
+    """Import what sending a task needs (the tasks, the broker's transport, the result
+    backend) without connecting to anything: a web server that preloads its application
+    calls this before forking, so no worker pays these imports on its first ingest."""
+    app.loader.import_default_modules()
+    app.amqp  # noqa: B018 (the property builds and caches the producer machinery)
+    app.backend  # noqa: B018
+    with app.connection_for_write() as connection:
+        connection.transport  # noqa: B018 (resolves and imports the transport; no I/O)

@@ -87,7 +87,9 @@ TEMPLATES = [
 DATABASE_URL = validate_database_url(
     "DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo's embedded database: wait for the in-process detection writer instead of
     # failing with "database is locked".
@@ -172,6 +174,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
 }
 CELERY_RESULT_EXPIRES = 3600
+# Celery closes the worker's database connections around every task unless told to reuse
+# them; rules/tasks.py closes them as Django does for requests (age, errors) instead.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Product settings. -----------------------------------------------------------------------

@@ -7,3 +7,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
 application = get_wsgi_application()
 # The URL configuration (and the views' modules) now rather than on the first request.
 _url_patterns = get_resolver().url_patterns
+# Likewise what queuing a detection task imports (gunicorn preloads this module, then forks).
+from triage.celery import load_producer  # noqa: E402
+
+load_producer()

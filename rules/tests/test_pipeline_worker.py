@@ -7,8 +7,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 from kombu import Connection, pools
 
+from rules import handoff
 from rules.models import Event, RuleRun
 from rules.services import event_row, store_events
 from rules.tests.pipeline_helpers import (
@@ -34,7 +36,7 @@ def wait_for(predicate, timeout: float, what: str):
 
 
 def test_a_worker_killed_mid_task_loses_nothing_and_doubles_nothing(
-    celery_worker_process, tmp_path
+    celery_worker_process, tmp_path, settings
 ):
     import_library()
     pause = tmp_path / "pause"
@@ -44,11 +46,16 @@ def test_a_worker_killed_mid_task_loses_nothing_and_doubles_nothing(
     worker = celery_worker_process(
         {"CELERY_VISIBILITY_TIMEOUT": str(visibility), "DETECTION_TEST_PAUSE_FILE": str(pause)}
     )
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter(handoff.KEY_PREFIX + "*"):  # other tests' leftovers
+        client.delete(key)
     # Two attacks for two rules: the task commits the batch's alerts, then blocks before it
     # returns (so before the message is acknowledged).
     store_events([event_row(e) for e in (winscript_attack(), nodejs_attack(), process_start())])
     wait_for(reached.exists, 60, "the detection task to reach its pause point")
     assert Alert.objects.count() == 2
+    # The batch's documents came through Redis, and stay there until the task is done.
+    assert len(list(client.scan_iter(handoff.KEY_PREFIX + "*"))) == 1
     worker.kill()
     pause.unlink()
     time.sleep(visibility + 0.5)  # the unacked message becomes visible again
@@ -61,6 +68,8 @@ def test_a_worker_killed_mid_task_loses_nothing_and_doubles_nothing(
     assert Alert.objects.count() == 2
     assert AlertEvent.objects.filter(kind="raised").count() == 2
     assert sorted(runs.values_list("alerts_raised", flat=True)) == [0, 0, 1, 1]
+    # The redelivered task read the same hand-off, then deleted it.
+    assert not list(client.scan_iter(handoff.KEY_PREFIX + "*"))
 
 
 def test_with_redis_down_events_are_stored_and_the_scheduled_run_alerts_later(
