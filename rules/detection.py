@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import MD5
 
 from rules import eql, handoff
 from rules.eql.pauses import gc_paused
@@ -86,9 +88,13 @@ def compile_query(rule_id: str, text: str) -> eql.Query:
     return query
 
 
-def compile_ruleset(texts: dict[str, str]):
-    """One :class:`eql.RuleSet` for many rules (cached: the enabled set rarely changes)."""
-    key = frozenset((rule_id, _text_key(text)) for rule_id, text in texts.items())
+def compile_ruleset(texts: dict[str, str], digests: dict[str, str] | None = None):
+    """One :class:`eql.RuleSet` for many rules (cached: the enabled set rarely changes).
+    ``digests`` (rule id -> a digest of its query text), when the caller has them, spare
+    hashing every text to find the cached set."""
+    if digests is None:
+        digests = {rule_id: _text_key(text) for rule_id, text in texts.items()}
+    key = frozenset(digests.items())
     ruleset = _ruleset_cache.get(key)
     if ruleset is None:
         ruleset = eql.compile_many(
@@ -108,7 +114,7 @@ def warm_up() -> None:
     """Compile the enabled rules into this process's cache (and close the connection used)."""
     from django.db import close_old_connections
 
-    compile_ruleset({r.rule_id: r.query for r in DetectionRule.objects.enabled()}).prepare()
+    _compile_enabled(_enabled_rules()).prepare()
     close_old_connections()
 
 
@@ -384,17 +390,58 @@ class BatchOutcome:
 class _RuleText:
     query: str
     lookback: timedelta
+    digest: str  # MD5 of the query text
+
+
+# (rule id, row version) -> (query text, its MD5): each batch lists the enabled rules with a
+# token that changes whenever the row does, and reads only the texts this process has not
+# seen (hundreds of queries were otherwise read, or hashed, for every batch).
+_query_texts: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def _row_version():
+    """An expression that changes whenever a rule's row is written: on PostgreSQL the row
+    version's writing transaction and place (``xmin``, ``ctid``: every update writes a new
+    version, even twice in one transaction); elsewhere (SQLite, the demo) the query's MD5."""
+    if connection.vendor == "postgresql":
+        table = DetectionRule._meta.db_table
+        return RawSQL(f"{table}.xmin::text || {table}.ctid::text", ())  # noqa: S611 (no input)
+    return MD5("query")
 
 
 def _enabled_rules() -> dict[str, _RuleText]:
-    """rule_id -> (query, look-back) of the enabled rules: only the columns detection needs;
-    the full rows are read for the rules that raise alerts."""
-    return {
-        rule_id: _RuleText(query, lookback)
-        for rule_id, query, lookback in DetectionRule.objects.enabled().values_list(
-            "rule_id", "query", "lookback"
-        )
-    }
+    """rule_id -> (query, look-back, digest) of the enabled rules: only the columns detection
+    needs; the full rows are read for the rules that raise alerts."""
+    listed = list(
+        DetectionRule.objects.enabled().values_list("rule_id", _row_version(), "lookback")
+    )
+    unseen = [rule_id for rule_id, token, _ in listed if (rule_id, token) not in _query_texts]
+    fresh: dict[str, tuple[str, str]] = {}
+    if unseen:
+        if len(_query_texts) > 20_000:
+            _query_texts.clear()
+        for rule_id, token, query in DetectionRule.objects.filter(rule_id__in=unseen).values_list(
+            "rule_id", _row_version(), "query"
+        ):
+            _query_texts[(rule_id, token)] = fresh[rule_id] = (query, _md5(query))
+    out = {}
+    for rule_id, token, lookback in listed:
+        # A rule written between the two reads: the text just read is the newer one.
+        known = _query_texts.get((rule_id, token)) or fresh.get(rule_id)
+        if known is not None:  # None: deleted meanwhile
+            out[rule_id] = _RuleText(known[0], lookback, known[1])
+    return out
+
+
+def _compile_enabled(rules: dict[str, _RuleText]):
+    return compile_ruleset(
+        {rule_id: rule.query for rule_id, rule in rules.items()},
+        {rule_id: rule.digest for rule_id, rule in rules.items()},
+    )
 
 
 def detect_new_events(
@@ -433,7 +480,7 @@ def _detect_new_events(event_pks: list[int], now: datetime, batch_key: str | Non
     if not rules:
         return outcome
 
-    ruleset = compile_ruleset({rule_id: rule.query for rule_id, rule in rules.items()})
+    ruleset = _compile_enabled(rules)
     # A stored query our engine can no longer compile fails its rule, not the batch.
     failures = {rid: f"{type(exc).__name__}: {exc}" for rid, exc in ruleset.errors.items()}
     sequence_ids = [rid for rid, q in ruleset.queries.items() if q.kind == "sequence"]

@@ -99,19 +99,27 @@ def index_values(doc: dict) -> dict:
     parent = process.get("parent")
     if type(parent) is not dict:
         parent = _EMPTY
-    # With no dotted key on the way, a field missing at its nested path is missing.
-    dotted = (
-        has_dotted_key(event)
-        or has_dotted_key(host)
-        or has_dotted_key(user)
-        or has_dotted_key(process)
-        or has_dotted_key(parent)
-    )
+    # With no dotted key on the way, a field missing at its nested path is missing; whether
+    # there is one is only worked out when a field is missing (``dotted`` None: not yet).
+    dotted = None
+
+    def spelled_dotted() -> bool:
+        nonlocal dotted
+        if dotted is None:
+            dotted = (
+                has_dotted_key(event)
+                or has_dotted_key(host)
+                or has_dotted_key(user)
+                or has_dotted_key(process)
+                or has_dotted_key(parent)
+            )
+        return dotted
+
     event_id = event.get("id")
     if type(event_id) is not str or not event_id:
         event_id = event_id_of(doc)
     action = event.get("action", MISSING)
-    if action is MISSING and dotted:
+    if action is MISSING and spelled_dotted():
         action = get_field(doc, "event.action")
     columns = {
         "timestamp": parse_timestamp(get("@timestamp")),
@@ -131,7 +139,7 @@ def index_values(doc: dict) -> dict:
         if type(value) is str:
             columns[name] = value
         else:
-            if value is MISSING and dotted:
+            if value is MISSING and spelled_dotted():
                 value = get_field(doc, _COLUMN_FIELDS[name])
             columns[name] = _str_or_none(value)
     for name, holder in (("process_pid", process), ("parent_pid", parent)):
@@ -139,7 +147,7 @@ def index_values(doc: dict) -> dict:
         if type(value) is int:
             columns[name] = value if _LONG_MIN <= value <= _LONG_MAX else None
         else:
-            if value is MISSING and dotted:
+            if value is MISSING and spelled_dotted():
                 value = get_field(doc, _COLUMN_FIELDS[name])
             columns[name] = _int_or_none(value)
     return columns
@@ -213,11 +221,7 @@ def _insert_postgresql(rows: list[EventRow], source_id: int | None) -> list[tupl
     with connection.cursor() as django_cursor:
         # psycopg's own cursor: COPY streams the rows without quoting them
         cursor = psycopg.Cursor(django_cursor.cursor.connection)
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, len(rows)],
-        )
-        ids = [pk for (pk,) in cursor.fetchall()]
+        ids = _reserve_ids(cursor, table, len(rows))
         now = datetime.now(UTC)
         columns = _row_columns
         try:
@@ -231,6 +235,28 @@ def _insert_postgresql(rows: list[EventRow], source_id: int | None) -> list[tupl
 
 
 _row_columns = operator.itemgetter(*_COLUMNS)
+
+_id_block: int | None = None  # how far one nextval of the event id sequence advances it
+
+
+def _reserve_ids(cursor, table: str, count: int) -> list[int]:
+    """``count`` unused event ids. The sequence advances by a block per ``nextval`` (see
+    migration 0006), so a batch takes a call per block rather than one per event; each
+    call's block is this caller's alone."""
+    global _id_block
+    if _id_block is None:
+        cursor.execute(
+            "SELECT seqincrement FROM pg_sequence "
+            "WHERE seqrelid = pg_get_serial_sequence(%s, 'id')::regclass",
+            [table],
+        )
+        _id_block = max(1, cursor.fetchone()[0])
+    calls = -(-count // _id_block)
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+        [table, calls],
+    )
+    return [start + k for (start,) in cursor.fetchall() for k in range(_id_block)][:count]
 
 
 def _insert_staged(rows: list[EventRow], source_id: int | None) -> list[tuple[int, str]]:

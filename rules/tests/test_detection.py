@@ -85,6 +85,23 @@ def test_the_same_batch_processed_twice_raises_no_second_alert(rules):
     assert Alert.objects.count() == 2
 
 
+def test_a_rule_edited_or_disabled_between_batches_is_run_as_it_now_reads(rules):
+    winscript = rules[WINSCRIPT_RULE_ID]
+    assert detection.detect_new_events(store([winscript_attack()])).alerts == 1
+    winscript.query = 'process where process.name == "edited.exe"'
+    winscript.save()
+    assert detection.detect_new_events(store([winscript_attack()])).alerts == 0
+    assert detection.detect_new_events(store([process_start("edited.exe")])).alerts == 1
+    # Edited again in the same transaction: still the text it now holds.
+    DetectionRule.objects.filter(pk=winscript.pk).update(
+        query='process where process.name == "again.exe"'
+    )
+    assert detection.detect_new_events(store([process_start("again.exe")])).alerts == 1
+    winscript.enabled = False
+    winscript.save()
+    assert detection.detect_new_events(store([process_start("again.exe")])).alerts == 0
+
+
 def test_a_sequence_split_across_two_batches_is_found_by_looking_back(rules):
     write, run = download_then_run(datetime.now(UTC) - timedelta(minutes=1))
     first = store([write])
@@ -379,6 +396,21 @@ def test_ingest_draws_a_progress_bar_on_stderr_when_it_is_a_terminal(tmp_path, m
     call_command("ingest", str(path), stdout=out)
     assert "accepted 3" in out.getvalue()
     assert "events.ndjson:" in terminal.getvalue() and "%|" in terminal.getvalue()
+
+
+def test_batches_larger_and_smaller_than_an_id_block_get_distinct_ids_in_order():
+    big = store_events([event_row(process_start()) for _ in range(2500)])
+    again = process_start()
+    small = store_events([event_row(again), event_row(process_start())])
+    # A batch with an event stored already takes the safe path, whose rows get the id
+    # column's default: it must not collide with the blocks reserved around it.
+    mixed = store_events([event_row(again), event_row(process_start())])
+    after = store_events([event_row(process_start()) for _ in range(5)])
+    assert (mixed.accepted, mixed.duplicates) == (1, 1)
+    pks = [*big.new_pks, *small.new_pks, *mixed.new_pks, *after.new_pks]
+    assert len(pks) == len(set(pks)) == 2508 == Event.objects.count()
+    assert big.new_pks == sorted(big.new_pks)
+    assert max(big.new_pks) < min(small.new_pks) < min(mixed.new_pks) < min(after.new_pks)
 
 
 def test_a_batch_holding_an_event_stored_already_stores_only_the_new_one():
