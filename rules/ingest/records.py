@@ -115,13 +115,18 @@ def _type_name(value: Any) -> str:
 def parse_json_line(data: bytes) -> dict:
     """Decode one line (bytes, no newline) to a JSON object. Raises ValueError with a reason."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not valid UTF-8 (byte {exc.start + 1} of the line)") from None
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"malformed JSON: {exc}") from None
+        # orjson reads the bytes and checks their UTF-8 itself (decoding to str first cost a
+        # copy of every line); only a line it refuses is looked at again, for the reason.
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not valid UTF-8 (byte {exc.start + 1} of the line)") from None
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"malformed JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ValueError(f"expected a JSON object, got {_type_name(value)}")
     return value
