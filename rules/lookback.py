@@ -132,21 +132,22 @@ def load_rows(
             (pk, doc, parse_timestamp(get_field(doc, "@timestamp", None)))
             for pk, doc in load_documents(Event.objects.filter(pk__in=event_pks))
         ]
-    else:
-        table = Event._meta.db_table
-        with connection.cursor() as cursor:
-            # the time as epoch seconds: a float is read much faster than a timestamp
-            cursor.execute(
-                f"SELECT id, doc::text, extract(epoch FROM timestamp)::float8 FROM {table} "  # noqa: S608 (model identifiers; values are parameters)
-                "WHERE id = ANY(%s::bigint[])",
-                [_int_array(event_pks)],
-            )
-            fetched = cursor.fetchall()
-        rows = [(pk, orjson.loads(text), _fromepoch(epoch, UTC)) for pk, text, epoch in fetched]
-        if texts is not None:
-            texts.update((pk, text) for pk, text, _epoch in fetched)
-    rows.sort(key=lambda r: (r[2], r[0]))
-    return rows
+        rows.sort(key=_time_then_pk)
+        return rows
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        # the time as epoch seconds: a float is read much faster than a timestamp
+        cursor.execute(
+            f"SELECT id, doc::text, extract(epoch FROM timestamp)::float8 FROM {table} "  # noqa: S608 (model identifiers; values are parameters)
+            "WHERE id = ANY(%s::bigint[])",
+            [_int_array(event_pks)],
+        )
+        fetched = cursor.fetchall()
+    return rows_of_texts([(pk, text, _fromepoch(epoch, UTC)) for pk, text, epoch in fetched], texts)
+
+
+def _time_then_pk(row: tuple) -> tuple:
+    return row[2], row[0]
 
 
 def rows_of_texts(
@@ -157,7 +158,7 @@ def rows_of_texts(
     rows = [(pk, orjson.loads(text), ts) for pk, text, ts in items]
     if texts is not None:
         texts.update((pk, text) for pk, text, _ts in items)
-    rows.sort(key=lambda r: (r[2], r[0]))
+    rows.sort(key=_time_then_pk)
     return rows
 
 
