@@ -68,6 +68,7 @@ def test_an_attack_posted_over_http_is_an_alert_once_the_batch_commits(
     assert set(alert.techniques.values_list("external_id", flat=True)) >= {"T1059.001"}
     history = list(alert.history.all())
     assert [(h.kind, h.actor, h.to_status) for h in history] == [("raised", None, "new")]
+    assert history[0].data == {"rule_id": WINSCRIPT_RULE_ID, "rule_version": 202}
     run = RuleRun.objects.get(rule=rule)
     assert (run.trigger, run.outcome, run.alerts_raised) == ("ingest", "succeeded", 1)
 
@@ -141,6 +142,21 @@ def test_an_active_exception_suppresses_the_alert_and_an_expired_one_does_not(ru
     other = winscript_attack(host="WS-0009")
     other["process"]["parent"]["args"] = ["wscript.exe", "C:\\Users\\x\\evil.js"]
     assert detection.detect_new_events(store([other])).alerts == 1
+
+
+def test_an_exception_added_between_two_batches_applies_to_the_second(rules):
+    # The first batch leaves this worker holding the listing of the enabled rules, made
+    # when the rule had no exception; the new exception must still be seen.
+    assert detection.detect_new_events(store([winscript_attack()])).alerts == 1
+    RuleException.objects.create(
+        rule=rules[WINSCRIPT_RULE_ID],
+        field="host.name",
+        operator="is",
+        values=["WS-0001"],
+        comment="lab machine",
+    )
+    assert detection.detect_new_events(store([winscript_attack()])).alerts == 0
+    assert detection.detect_new_events(store([winscript_attack(host="WS-0002")])).alerts == 1
 
 
 @pytest.mark.parametrize(
