@@ -351,7 +351,14 @@ def sequence_context(
     for rid in sequence_ids:
         for doc in found.of(rid)[0]:
             of_doc.setdefault(id(doc), set()).add(rid)
-    hits = {rid: found.hits(rid) for rid in sequence_ids}
+    # A sequence can only match with this batch through a batch event of one of its
+    # queries: one the pass kept for it or, when some of its queries were deferred, any
+    # event. The others are done with here (no hits to record, no look-back to read).
+    live = [rid for rid in sequence_ids if rid in partial or found.of(rid)[0]]
+    for rid in sequence_ids:
+        if rid not in partial and not found.of(rid)[0]:
+            found.skip(rid)
+    hits = {rid: found.hits(rid) for rid in live}
     pk_of = {id(doc): (pk, ts) for pk, doc, ts in rows}
     _record_hits(
         (rid, term, key, *pk_of[id(doc)])
@@ -360,10 +367,10 @@ def sequence_context(
         for doc, keys in events
         for key in keys
     )
-    spans = {rid: _span(rid, ruleset, rules) for rid in sequence_ids}
+    spans = {rid: _span(rid, ruleset, rules) for rid in live}
     stored = _stored_hits(spans, rows)
     specs, narrow = {}, {}
-    for rid in sequence_ids:
+    for rid in live:
         keys = None
         for term, events in hits[rid].items():
             here = {_normal_key(key) for _doc, ks in events for key in ks}
@@ -397,7 +404,8 @@ def sequence_context(
             if extra:
                 context_of[rid] = extra
     for pk, doc, _ts in rows:
-        cache.put(pk, frozenset(of_doc.get(id(doc), ())) | partial, doc, texts.get(pk))
+        mine = of_doc.get(id(doc))
+        cache.put(pk, partial if mine is None else frozenset(mine) | partial, doc, texts.get(pk))
     return context_of
 
 
@@ -451,7 +459,7 @@ def _stored_hits(spans: dict[str, timedelta], rows) -> dict[tuple[str, int], set
         rids = list(spans)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT h.rule_id, h.term, h.key FROM {table} h "  # noqa: S608 (model identifiers; values are parameters)
+                f"SELECT DISTINCT h.rule_id, h.term, h.key FROM {table} h "  # noqa: S608 (model identifiers; values are parameters)
                 "JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS w(rid, lo, hi) "
                 "ON h.rule_id = w.rid AND h.timestamp >= w.lo AND h.timestamp <= w.hi",
                 [
@@ -472,9 +480,19 @@ def _stored_hits(spans: dict[str, timedelta], rows) -> dict[tuple[str, int], set
             ).values_list("rule_id", "term", "key", "timestamp")
             if first_ts - spans[rid] <= ts <= last_ts + spans[rid]
         ]
-    for rid, term, key in fetched:
-        found.setdefault((rid, term), set()).add(tuple(orjson.loads(key)))
+    decoded = _decoded_keys
+    if len(decoded) > 100_000:
+        decoded.clear()
+    for rid, term, text in fetched:
+        key = decoded.get(text)
+        if key is None:
+            key = decoded[text] = tuple(orjson.loads(text))
+        found.setdefault((rid, term), set()).add(key)
     return found
+
+
+# Join keys as stored (JSON text) -> as compared: consecutive batches read mostly the same.
+_decoded_keys: dict[str, tuple] = {}
 
 
 def _key_columns(query) -> list[tuple[str, ...] | None]:
