@@ -543,11 +543,19 @@ def _enabled_rules() -> dict[str, _RuleText]:
 _ALERTING = ("rule_id", "version", "name", "severity", "risk_score", "max_signals")
 
 
+_last_compiled: tuple[dict, object] | None = None  # (a listing's rules, their rule set)
+
+
 def _compile_enabled(rules: dict[str, _RuleText]):
-    return compile_ruleset(
+    global _last_compiled
+    if _last_compiled is not None and _last_compiled[0] is rules:
+        return _last_compiled[1]  # the same listing as the last batch's (see _enabled_rules)
+    ruleset = compile_ruleset(
         {rule_id: rule.query for rule_id, rule in rules.items()},
         {rule_id: rule.digest for rule_id, rule in rules.items()},
     )
+    _last_compiled = (rules, ruleset)
+    return ruleset
 
 
 def detect_new_events(
