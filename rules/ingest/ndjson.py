@@ -64,6 +64,12 @@ def iter_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[Line]:
                 yield Line(number, None, True, skipped + len(piece))
                 skipping, skipped = False, 0
                 continue
+            if not buf:  # the whole line is in this chunk (the usual case): no copying
+                if piece.endswith(b"\r"):
+                    piece = piece[:-1]
+                size = len(piece)
+                yield Line(number, piece if size <= max_line_bytes else None, True, size)
+                continue
             buf += piece
             if buf.endswith(b"\r"):
                 del buf[-1]
@@ -92,7 +98,7 @@ def parse_line(line: Line, max_line_bytes: int, *, first: bool = False) -> Parse
     data = line.data
     if first and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a UTF-8 byte-order mark some Windows tools write
-    if not data.strip(b" \t\r"):
+    if data[:1] != b"{" and not data.strip(b" \t\r"):  # an object's line is not blank
         return None
     try:
         obj = parse_json_line(data)
