@@ -490,7 +490,7 @@ def _row_version():
 
 
 def _list_enabled() -> list[tuple[str, str, timedelta, bool]]:
-    """(rule id, row version, look-back, has exceptions?) of each enabled rule, by rule id."""
+    """(rule id, row version, look-back, has exceptions?) of each enabled rule, by row id."""
     if connection.vendor == "postgresql":
         rules = DetectionRule._meta.db_table
         exceptions = RuleException._meta.db_table
@@ -500,13 +500,13 @@ def _list_enabled() -> list[tuple[str, str, timedelta, bool]]:
             cursor.execute(
                 f"SELECT rule_id, xmin::text || ctid::text, lookback, "  # noqa: S608 (model identifiers; no input)
                 f"id IN (SELECT rule_id FROM {exceptions}) "
-                f"FROM {rules} WHERE enabled ORDER BY rule_id"
+                f"FROM {rules} WHERE enabled ORDER BY id"
             )
             return cursor.fetchall()
     return list(
         DetectionRule.objects.enabled()
         .annotate(has_exceptions=Exists(RuleException.objects.filter(rule=OuterRef("pk"))))
-        .order_by("rule_id")
+        .order_by("pk")
         .values_list("rule_id", _row_version(), "lookback", "has_exceptions")
     )
 
