@@ -347,8 +347,10 @@ def _raise_postgresql(alerts: list[dict], recorded: datetime) -> list[tuple[int,
                 value = orjson.dumps(value).decode()
             params.append(value)
     params += [recorded, Status.NEW]
-    with connection.cursor() as django_cursor:
-        cursor = psycopg.Cursor(django_cursor.cursor.connection)
+    with (
+        connection.cursor() as django_cursor,
+        psycopg.Cursor(django_cursor.cursor.connection) as cursor,
+    ):
         cursor.execute(_raise_sql(len(alerts)), params)
         return cursor.fetchall()
 
