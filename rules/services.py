@@ -76,11 +76,13 @@ class EventRow:
         return self.columns["event_id"]
 
 
-def index_values(doc: dict) -> dict:
+def index_values(doc: dict, *, plain: bool = False) -> dict:
     """What :func:`rules.ingest.ecs.index_columns` returns, plus ``action``, computed fast for
     the usual nested document: a value found at its nested path is the one ``get_field`` would
-    find first; anything else (dotted top-level keys, missing values) asks ``get_field``."""
-    if has_dotted_key(doc):
+    find first; anything else (dotted top-level keys, missing values) asks ``get_field``.
+    ``plain``: the caller knows that no object on the way to these fields holds a dotted key
+    (see :func:`rules.ingest.ecs.check_ecs_nested`), so a field missing there is missing."""
+    if not plain and has_dotted_key(doc):
         columns = index_columns(doc)
         action = get_field(doc, "event.action", None)
         columns["action"] = action if isinstance(action, str) else None
@@ -101,7 +103,7 @@ def index_values(doc: dict) -> dict:
         parent = _EMPTY
     # With no dotted key on the way, a field missing at its nested path is missing; whether
     # there is one is only worked out when a field is missing (``dotted`` None: not yet).
-    dotted = None
+    dotted = False if plain else None
 
     def spelled_dotted() -> bool:
         nonlocal dotted
@@ -170,19 +172,21 @@ _COLUMN_FIELDS = {
 }
 
 
-def event_row(doc: dict) -> EventRow:
+def event_row(doc: dict, *, plain: bool = False, text: bytes | None = None) -> EventRow:
     """The row for one ECS document (``event.id`` already assigned by the parser).
 
-    Raises :class:`UnstorableEvent` for what PostgreSQL would refuse: no usable timestamp,
-    a NUL character (JSONB cannot hold ``\\u0000``), an over-long id.
+    ``plain`` and ``text`` as :class:`~rules.ingest.records.ParsedRecord` has them: ``text``
+    (the document's JSON exactly, as it was sent) is stored as it is instead of writing the
+    document out again. Raises :class:`UnstorableEvent` for what PostgreSQL would refuse: no
+    usable timestamp, a NUL character (JSONB cannot hold ``\\u0000``), an over-long id.
     """
-    columns = index_values(doc)
+    columns = index_values(doc, plain=plain)
     if columns["timestamp"] is None:
         raise UnstorableEvent("@timestamp: missing or not a date")
     event_id = columns["event_id"]
     if len(event_id) > _TEXT_COLUMNS["event_id"]:
         raise UnstorableEvent(f"event.id: longer than {_TEXT_COLUMNS['event_id']} characters")
-    doc_json = orjson.dumps(doc).decode()
+    doc_json = orjson.dumps(doc).decode() if text is None else text.decode()
     if "\\u0000" in doc_json:
         raise UnstorableEvent("contains a NUL character (\\u0000), which cannot be stored")
     for name, limit in _TEXT_COLUMNS.items():
@@ -424,7 +428,7 @@ def rows_from_records(
             summary.rejected.append(_rejection(record, record.error or "no event"))
             continue
         try:
-            row = event_row(record.event)
+            row = event_row(record.event, plain=record.plain, text=record.text)
         except UnstorableEvent as exc:
             summary.rejected.append(_rejection(record, str(exc)))
             continue

@@ -286,10 +286,11 @@ def _compile_collector(tree: dict):
 _collect = _compile_collector(_CHECKED_TREE)
 
 
-def _check_nested(doc: dict) -> dict | None:
+def _check_nested(doc: dict) -> bool | None:
     """``check_ecs`` for a document whose objects on the way to the checked fields hold no
     dotted key (the usual case): each field is looked up where it must live, in one walk of
-    the tree of checked names. Returns None, having changed nothing, for any other document.
+    the tree of checked names. Returns whether a value was coerced; None, having changed
+    nothing, for any other document.
     """
     # (checking order, path, holder, key, value) of each checked field whose value is not
     # already plainly of its type (only those are checked)
@@ -300,17 +301,19 @@ def _check_nested(doc: dict) -> dict | None:
     if not found or found[0][1] != "@timestamp" or found[0][4] is None:
         raise EcsFieldError("@timestamp: required field is missing")
     event_id = None
+    changed = False
     for _order, path, holder, key, value in found:
         if value is None:
             continue
         coerced = _CHECKERS[path](path, value)
         if coerced is not value:
             holder[key] = coerced
+            changed = True
         if path == "event.id":
             event_id = value
     if isinstance(event_id, str) and len(event_id) > MAX_EVENT_ID_LENGTH:
         raise EcsFieldError(f"event.id: longer than {MAX_EVENT_ID_LENGTH} characters")
-    return doc
+    return changed
 
 
 def _first(item: tuple) -> int:
@@ -328,9 +331,22 @@ def check_ecs(doc: dict) -> dict:
     floats become ints; numbers in keyword fields become strings; a single string in
     ``event.category``/``event.type`` becomes a one-element list. Other fields are untouched.
     """
-    if _check_nested(doc) is not None:
-        return doc
-    return _check_general(doc)
+    if _check_nested(doc) is None:
+        _check_general(doc)
+    return doc
+
+
+def check_ecs_nested(doc: dict) -> tuple[bool, bool]:
+    """:func:`check_ecs`, telling also how the document was found: ``(plain, changed)``.
+    ``plain``: no object on the way to a checked field (``@timestamp``, ``event.*``,
+    ``host.*``, ``user.*``, ``process.*`` and ``process.parent.*``...) holds a dotted key, so
+    each of those fields is where its nested path says or absent; ``changed``: a value was
+    coerced (always True when not ``plain``: the general path does not tell)."""
+    changed = _check_nested(doc)
+    if changed is None:
+        _check_general(doc)
+        return False, True
+    return True, changed
 
 
 def _check_general(doc: dict) -> dict:

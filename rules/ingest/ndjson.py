@@ -11,7 +11,7 @@ from .records import (
     ParsedRecord,
     classify_record,
     fits_depth,
-    normalise_record,
+    normalise_json,
     parse_json_line,
 )
 
@@ -108,10 +108,12 @@ def parse_line(line: Line, max_line_bytes: int, *, first: bool = False) -> Parse
             reason = f"truncated last line (no newline at end of input): {reason}"
         return ParsedRecord(line.number, error=reason)
     try:
-        kind, event = normalise_record(obj, shallow=fits_depth(data))
+        kind, event, plain, changed = normalise_json(obj, shallow=fits_depth(data))
     except ValueError as exc:
         return ParsedRecord(line.number, error=str(exc), kind=classify_record(obj))
-    return ParsedRecord(line.number, event=event, kind=kind)
+    return ParsedRecord(
+        line.number, event=event, kind=kind, plain=plain, text=None if changed else data
+    )
 
 
 def read_json_lines(
@@ -136,7 +138,10 @@ def read_json_lines(
         if record is None:
             continue
         if source is not None:
-            record = ParsedRecord(record.number, record.event, record.error, record.kind, source)
+            record = ParsedRecord(
+                record.number, record.event, record.error, record.kind, source,
+                record.plain, record.text,
+            )  # fmt: skip
         yield record
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import orjson
 
-from .ecs import EcsFieldError, assign_id, check_ecs
+from .ecs import EcsFieldError, assign_id, check_ecs_nested
 from .normalise import NormaliseError, normalise_windows
 from .nxlog import looks_like_nxlog, nxlog_to_win_event
 from .winlogbeat import looks_like_winlogbeat, winlogbeat_to_win_event
@@ -18,6 +18,7 @@ __all__ = [
     "RecordKind",
     "classify_record",
     "fits_depth",
+    "normalise_json",
     "normalise_record",
     "parse_json_line",
 ]
@@ -43,6 +44,12 @@ class ParsedRecord:
     error: str | None = None
     kind: RecordKind | None = None
     source: str | None = None
+    # Set by the JSON-lines reader for an ECS line taken as it came (see ``normalise_json``):
+    # ``plain``, the event's indexed fields are where their nested paths say (no dotted
+    # key on the way); ``text``, the line is the event's JSON exactly (nothing was coerced
+    # or added), so it is stored as sent rather than written out again.
+    plain: bool = False
+    text: bytes | None = None
 
     @property
     def ok(self) -> bool:
@@ -70,6 +77,18 @@ def normalise_record(
     :func:`fits_depth`), so it is not walked to find out.
     Raises ValueError (with a message fit for the user) when the object cannot be used.
     """
+    kind, doc, _plain, _changed = normalise_json(obj, fallback_id=fallback_id, shallow=shallow)
+    return kind, doc
+
+
+def normalise_json(
+    obj: dict, *, fallback_id: str | None = None, shallow: bool = False
+) -> tuple[RecordKind, dict, bool, bool]:
+    """:func:`normalise_record`, telling also ``plain`` and ``changed``: whether the event's
+    checked fields are where their nested paths say (see
+    :func:`~rules.ingest.ecs.check_ecs_nested`), and whether it differs from ``obj`` as
+    decoded (a Winlogbeat or NXLog record always does; an ECS object when a value was
+    coerced or its id assigned)."""
     kind = classify_record(obj)
     if not shallow and _too_deep(obj):
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
@@ -80,11 +99,15 @@ def normalise_record(
             doc = normalise_windows(nxlog_to_win_event(obj))
         else:
             doc = obj
-        check_ecs(doc)
+        plain, changed = check_ecs_nested(doc)
     except (EcsFieldError, NormaliseError) as exc:
         raise ValueError(str(exc)) from None
-    assign_id(doc, fallback_id)
-    return kind, doc
+    event = doc.get("event") if plain else None
+    given = event.get("id") if type(event) is dict else None
+    if type(given) is not str or not given:
+        assign_id(doc, fallback_id)
+        changed = True
+    return kind, doc, plain, changed or kind != "ecs"
 
 
 def fits_depth(data: bytes) -> bool:

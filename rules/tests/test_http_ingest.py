@@ -49,6 +49,37 @@ def test_good_lines_are_stored_and_sending_them_again_stores_nothing(client, tok
     assert Event.objects.count() == 2
 
 
+def test_a_line_taken_as_sent_and_one_coerced_are_each_stored_as_the_event_they_became(
+    client, token
+):
+    # Sent exactly as Elastic Defend writes it (spacing, escapes and an integer past 2**64
+    # aside): the line is stored as it came. Coerced values and assigned ids are stored
+    # as they became.
+    exact = process_start()
+    line = orjson.dumps(exact).replace(b'"process":', b'"process" :  ')
+    line = line.replace(
+        b'"process" :  {', b'"process" :  {"note":"caf\\u00e9 \\/ 2","big":18446744073709551616,', 1
+    )
+    coerced = process_start()
+    coerced["event"]["category"] = "process"  # a string where ECS has a list
+    coerced["process"]["pid"] = "0x10"
+    unnamed = process_start()
+    del unnamed["event"]["id"]
+    body = b"\n".join([line, orjson.dumps(coerced), orjson.dumps(unnamed)]) + b"\n"
+    assert post(client, body, token).json()["accepted"] == 3
+    by_id = {e.event_id: e.doc for e in Event.objects.all()}
+    sent = by_id[exact["event"]["id"]]["process"]
+    assert (sent["note"], sent["big"], sent["name"]) == (
+        "café / 2",
+        18446744073709551616,
+        exact["process"]["name"],
+    )
+    kept = by_id[coerced["event"]["id"]]
+    assert (kept["event"]["category"], kept["process"]["pid"]) == (["process"], 16)
+    (assigned,) = [doc for event_id, doc in by_id.items() if len(event_id) == 64]
+    assert len(assigned["event"]["id"]) == 64
+
+
 def test_an_event_without_an_id_is_identified_by_its_content(client, token):
     event = process_start()
     del event["event"]["id"]
