@@ -12,9 +12,9 @@ imports the rules, starts its own gunicorn on 127.0.0.1 and a Celery worker, the
 2. **Baseline**: the raw ``COPY`` rate of the same rows (same columns, same JSON) into the
    event table itself, as large as the run has made it (same indexes, same data around
    them), in a transaction that is rolled back; measured right before and right after each
-   throughput round (the round's baseline is the faster of the two). Each rule set gets ``--rounds``
-   rounds of fresh events; the median ratio is reported with every round's, since a shared
-   machine's speed drifts. The COPY into an empty twin of the table (the fastest case, which
+   throughput round (the round's baseline is the faster of the two). Each rule set gets
+   ``--rounds`` rounds of fresh events; the median ratio is reported with every round's,
+   since a shared machine's speed drifts. The COPY into an empty twin of the table (the fastest case, which
    a growing store does not have) is measured and printed too, with its ratio.
 3. **Latency**: POST of one attack event → its alert row exists (p50/p95), with a real worker.
 
