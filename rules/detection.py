@@ -340,8 +340,9 @@ def _raise_postgresql(alerts: list[dict], recorded: datetime) -> list[tuple[int,
     parameters beside the statement, not quoted into it (the event snapshots are large);
     JSON goes as orjson's text."""
     params: list = []
+    columns = _alert_columns()
     for values in alerts:
-        for f in _alert_columns():
+        for f in columns:
             value = values[f.attname] if f.attname in values else f.get_default()
             if isinstance(f, JSONField):
                 value = orjson.dumps(value).decode()
