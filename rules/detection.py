@@ -310,8 +310,9 @@ def _raise_sql(n_alerts: int) -> str:
     technique links; it returns (id, key) of the new alerts. Parameters: the alerts' values
     (columns of ``_alert_columns()``), then the history rows' time and status."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in _alert_columns())
-    row = "(" + ", ".join(["%s"] * len(_alert_columns())) + ")"
+    fields = _alert_columns()
+    columns = ", ".join(quote(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     history = AlertEvent._meta.db_table
     alert_links = Alert.techniques.through._meta.db_table
     rule_links = DetectionRule.techniques.through._meta.db_table

@@ -354,9 +354,11 @@ def sequence_context(
     # A sequence can only match with this batch through a batch event of one of its
     # queries: one the pass kept for it or, when some of its queries were deferred, any
     # event. The others are done with here (no hits to record, no look-back to read).
-    live = [rid for rid in sequence_ids if rid in partial or found.of(rid)[0]]
+    live = []
     for rid in sequence_ids:
-        if rid not in partial and not found.of(rid)[0]:
+        if rid in partial or found.of(rid)[0]:
+            live.append(rid)
+        else:
             found.skip(rid)
     hits = {rid: found.hits(rid) for rid in live}
     pk_of = {id(doc): (pk, ts) for pk, doc, ts in rows}

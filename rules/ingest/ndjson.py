@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -138,10 +139,7 @@ def read_json_lines(
         if record is None:
             continue
         if source is not None:
-            record = ParsedRecord(
-                record.number, record.event, record.error, record.kind, source,
-                record.plain, record.text,
-            )  # fmt: skip
+            record = dataclasses.replace(record, source=source)
         yield record
 
 
