@@ -601,7 +601,7 @@ def _detect_new_events(event_pks: list[int], now: datetime, batch_key: str | Non
     ruleset = _compile_enabled(rules)
     # A stored query our engine can no longer compile fails its rule, not the batch.
     failures = {rid: f"{type(exc).__name__}: {exc}" for rid, exc in ruleset.errors.items()}
-    sequence_ids = [rid for rid, q in ruleset.queries.items() if q.kind == "sequence"]
+    sequence_ids = ruleset.sequence_ids
     try:
         # One pass of the rule set's prefilter: per rule, the batch events that can match it
         # (and, for sequences, which of their queries each one satisfies); the broad queries
@@ -611,14 +611,14 @@ def _detect_new_events(event_pks: list[int], now: datetime, batch_key: str | Non
         logger.exception("rule set prefilter failed; evaluating every rule on every event")
         found = None
     if found is None:
-        per_rule = dict.fromkeys(ruleset.rule_ids, (docs, None))
+        per_rule = [(rid, docs, None) for rid in ruleset.rule_ids]
         context_of = {}
     else:
         context_of = sequence_context(ruleset, found, sequence_ids, rules, rows, texts)
-        per_rule = {rid: found.of(rid) for rid in ruleset.rule_ids}
+        per_rule = found.kept()
 
     matches: dict[str, list] = {}
-    for rule_id, (candidates, flags) in per_rule.items():
+    for rule_id, candidates, flags in per_rule:
         if not candidates:
             continue
         extra = context_of.get(rule_id)

@@ -59,11 +59,11 @@ def _redis():
     return _client
 
 
-def encode(pks: Sequence[int], timestamps: Sequence[datetime], texts: Sequence[str]) -> bytes:
+def encode(pks: Sequence[int], timestamps: Sequence[datetime], texts: Sequence[bytes]) -> bytes:
     """One value: a JSON header line (primary keys, epoch seconds), then one JSON document
     per line (compact JSON text never holds a raw newline)."""
     header = orjson.dumps([list(pks), [ts.timestamp() for ts in timestamps]])
-    return b"\n".join([header, *(text.encode() for text in texts)])
+    return b"\n".join([header, *texts])
 
 
 def decode(blob: bytes, pks: Sequence[int]) -> list[tuple[int, bytes, datetime]] | None:
@@ -87,7 +87,7 @@ def decode(blob: bytes, pks: Sequence[int]) -> list[tuple[int, bytes, datetime]]
     ]
 
 
-def put(pks: Sequence[int], timestamps: Sequence[datetime], texts: Sequence[str]) -> str | None:
+def put(pks: Sequence[int], timestamps: Sequence[datetime], texts: Sequence[bytes]) -> str | None:
     """Write a batch; its key, or None when Redis could not take it (the task then reads
     PostgreSQL)."""
     key = KEY_PREFIX + uuid.uuid4().hex

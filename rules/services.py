@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import psycopg
 from django.db import IntegrityError, connection, transaction
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from rules import handoff
 from rules.eql.pauses import gc_paused
@@ -66,10 +68,10 @@ class UnstorableEvent(ValueError):
 
 @dataclass
 class EventRow:
-    """An event ready for the store: its indexed column values and its JSON text."""
+    """An event ready for the store: its indexed column values and its JSON text (UTF-8)."""
 
     columns: dict
-    doc_json: str
+    doc_json: bytes
 
     @property
     def event_id(self) -> str:
@@ -186,8 +188,8 @@ def event_row(doc: dict, *, plain: bool = False, text: bytes | None = None) -> E
     event_id = columns["event_id"]
     if len(event_id) > _TEXT_COLUMNS["event_id"]:
         raise UnstorableEvent(f"event.id: longer than {_TEXT_COLUMNS['event_id']} characters")
-    doc_json = orjson.dumps(doc).decode() if text is None else text.decode()
-    if "\\u0000" in doc_json:
+    doc_json = orjson.dumps(doc) if text is None else text
+    if b"\\u0000" in doc_json:
         raise UnstorableEvent("contains a NUL character (\\u0000), which cannot be stored")
     for name, limit in _TEXT_COLUMNS.items():
         value = columns[name]
@@ -209,7 +211,8 @@ class StoreResult:
     new_event_ids: set[str] = field(default_factory=set)
 
 
-_STAGE_TYPES = {"timestamp": "timestamptz", "process_pid": "bigint", "parent_pid": "bigint"}
+# PostgreSQL types of the indexed columns that are not text.
+COLUMN_TYPES = {"timestamp": "timestamptz", "process_pid": "bigint", "parent_pid": "bigint"}
 
 
 def _insert_postgresql(rows: list[EventRow], source_id: int | None) -> list[tuple[int, str]]:
@@ -225,18 +228,44 @@ def _insert_postgresql(rows: list[EventRow], source_id: int | None) -> list[tupl
     with connection.cursor() as django_cursor:
         # psycopg's own cursor: COPY streams the rows without quoting them
         cursor = psycopg.Cursor(django_cursor.cursor.connection)
+        cursor.adapters.register_dumper(None, JsonbFromText)
         ids = _reserve_ids(cursor, table, len(rows))
         now = datetime.now(UTC)
         columns = _row_columns
         try:
-            statement = f"COPY {table} (id, {names}, ingested_at, source_id, doc) FROM STDIN"
+            statement = (
+                f"COPY {table} (id, {names}, ingested_at, source_id, doc) "
+                "FROM STDIN (FORMAT BINARY)"
+            )
             with transaction.atomic(), cursor.copy(statement) as copy:
+                copy.set_types(_COPY_TYPES)
                 for pk, row in zip(ids, rows, strict=True):
                     copy.write_row((pk, *columns(row.columns), now, source_id, row.doc_json))
         except (IntegrityError, psycopg.errors.UniqueViolation):
             return _insert_staged(rows, source_id)
         return [(pk, row.event_id) for pk, row in zip(ids, rows, strict=True)]
 
+
+class JsonbFromText(Dumper):
+    """``jsonb`` in COPY's binary format from the JSON text in hand: a version byte, then the
+    text. The binary format spares escaping every backslash of a Windows path for the text
+    format, and formatting and parsing the timestamps as text: half the client's work per row."""
+
+    format = Format.BINARY
+    oid = psycopg.postgres.types["jsonb"].oid
+
+    def dump(self, obj: bytes) -> bytes:
+        return b"\x01" + obj
+
+
+# The binary COPY's column types: (id, _COLUMNS..., ingested_at, source_id, doc).
+_COPY_TYPES = [
+    "bigint",
+    *(COLUMN_TYPES.get(n, "text") for n in _COLUMNS),
+    "timestamptz",
+    "bigint",
+    "jsonb",
+]
 
 _row_columns = operator.itemgetter(*_COLUMNS)
 
@@ -268,7 +297,7 @@ def _insert_staged(rows: list[EventRow], source_id: int | None) -> list[tuple[in
     rows over with ``INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING RETURNING``."""
     table = Event._meta.db_table
     names = ", ".join(_COLUMNS)
-    stage_columns = ", ".join(f"{n} {_STAGE_TYPES.get(n, 'text')}" for n in _COLUMNS)
+    stage_columns = ", ".join(f"{n} {COLUMN_TYPES.get(n, 'text')}" for n in _COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS rules_event_stage ({stage_columns}, doc text) "
@@ -278,7 +307,7 @@ def _insert_staged(rows: list[EventRow], source_id: int | None) -> list[tuple[in
         raw = cursor.cursor  # psycopg's own cursor: COPY streams rows without quoting them
         with raw.copy(f"COPY rules_event_stage ({names}, doc) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([*(row.columns[n] for n in _COLUMNS), row.doc_json])
+                copy.write_row([*(row.columns[n] for n in _COLUMNS), row.doc_json.decode()])
         cursor.execute(
             f"INSERT INTO {table} ({names}, ingested_at, source_id, doc) "  # noqa: S608 (model identifiers; values are parameters)
             f"SELECT {names}, now(), %s, doc::jsonb FROM rules_event_stage "
@@ -304,7 +333,11 @@ def _insert_generic(rows: list[EventRow], source_id: int | None) -> list[tuple[i
         for row in rows:
             values = [row.columns[name] for name in _COLUMNS]
             values[1] = ts_field.get_db_prep_value(values[1], connection)
-            values += [ts_field.get_db_prep_value(now, connection), source_id, row.doc_json]
+            values += [
+                ts_field.get_db_prep_value(now, connection),
+                source_id,
+                row.doc_json.decode(),
+            ]
             cursor.execute(sql, values)
             found = cursor.fetchone()
             if found:

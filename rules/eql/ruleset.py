@@ -82,6 +82,8 @@ class RuleSet:
         self.errors = dict(errors or {})
         self.rule_ids = list(self.queries)
         self._slot = {rule_id: slot for slot, rule_id in enumerate(self.rule_ids)}
+        # worked out once: callers ask for every batch
+        self.sequence_ids = [rid for rid, q in self.queries.items() if q.kind == "sequence"]
         category_path = tuple(category_field.split("."))
         self._category = field_getter(category_path)
         self.routes: list[Route] = []
@@ -494,6 +496,16 @@ class Candidates:
     def of(self, rule_id: str) -> tuple[list, list | None]:
         slot = self.ruleset._slot[rule_id]
         return self._lists[slot], self._flags[slot] if self.ruleset._n_terms[slot] else None
+
+    def kept(self) -> list[tuple[str, list, list | None]]:
+        """``(rule id, *of(rule id))`` of each rule that kept any event, in rule order (most
+        rules keep nothing from a batch)."""
+        rs = self.ruleset
+        return [
+            (rule_id, events, self._flags[slot] if rs._n_terms[slot] else None)
+            for slot, (rule_id, events) in enumerate(zip(rs.rule_ids, self._lists, strict=True))
+            if events
+        ]
 
     def deferred(self, rule_id: str) -> bool:
         """Whether the rule has terms this pass left for :meth:`complete`."""

@@ -38,7 +38,11 @@ def stored(events):
 
 def test_a_batch_comes_back_exactly_as_it_was_handed_over(redis_available):
     when = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
-    texts = ['{"a":"é\\n\\"x\\""}', '{"b":[1,2.5,null]}', '{"c":"\U0001d54f \\\\ tab\\t"}']
+    texts = [
+        '{"a":"é\\n\\"x\\""}'.encode(),
+        b'{"b":[1,2.5,null]}',
+        '{"c":"\U0001d54f \\\\ tab\\t"}'.encode(),
+    ]
     key = handoff.put([7, 3, 9], [when, when + timedelta(seconds=1), when], texts)
     got = handoff.take(key, [3, 7, 9])
     assert [(pk, orjson.loads(text), ts) for pk, text, ts in got] == [
@@ -52,7 +56,7 @@ def test_a_key_holding_other_events_a_damaged_value_or_nothing_gives_nothing(red
     import redis
 
     when = datetime.now(UTC)
-    key = handoff.put([1, 2], [when, when], ["{}", "{}"])
+    key = handoff.put([1, 2], [when, when], [b"{}", b"{}"])
     assert handoff.take(key, [1, 2, 3]) is None
     assert handoff.take(key, [1]) is None
     client = redis.Redis.from_url(redis_available)
@@ -61,14 +65,14 @@ def test_a_key_holding_other_events_a_damaged_value_or_nothing_gives_nothing(red
         assert handoff.take(key, [1, 2]) is None
     handoff.discard(key)
     assert handoff.take(key, [1, 2]) is None
-    assert 0 < client.ttl(handoff.put([1], [when], ["{}"])) <= handoff.TTL_SECONDS
+    assert 0 < client.ttl(handoff.put([1], [when], [b"{}"])) <= handoff.TTL_SECONDS
 
 
 def test_redis_out_of_reach_costs_a_warning_not_an_error(settings, caplog):
     settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there
     when = datetime.now(UTC)
     with caplog.at_level(logging.WARNING, logger="rules.handoff"):
-        assert handoff.put([1], [when], ["{}"]) is None
+        assert handoff.put([1], [when], [b"{}"]) is None
         assert handoff.take("soc:detect-batch:missing", [1]) is None
         handoff.discard("soc:detect-batch:missing")
     assert "could not hand a batch" in caplog.text
