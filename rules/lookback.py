@@ -442,9 +442,12 @@ def _record_hits(hits) -> None:
         return
     table = SequenceHit._meta.db_table
     # COPY: its rows are formatted by the driver's C code (arrays as parameters were
-    # adapted element by element in Python).
-    statement = f"COPY {table} (rule_id, term, key, event_pk, timestamp) FROM STDIN"
+    # adapted element by element in Python); binary, so no timestamp goes through text.
+    statement = (
+        f"COPY {table} (rule_id, term, key, event_pk, timestamp) FROM STDIN (FORMAT BINARY)"
+    )
     with derived_writes(), connection.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types(["text", "int2", "text", "int8", "timestamptz"])
         for row in rows:
             copy.write_row(row)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -189,7 +190,7 @@ def event_row(doc: dict, *, plain: bool = False, text: bytes | None = None) -> E
     if len(event_id) > _TEXT_COLUMNS["event_id"]:
         raise UnstorableEvent(f"event.id: longer than {_TEXT_COLUMNS['event_id']} characters")
     doc_json = orjson.dumps(doc) if text is None else text
-    if b"\\u0000" in doc_json:
+    if b"\\u0000" in doc_json and _NUL_ESCAPE.search(doc_json):
         raise UnstorableEvent("contains a NUL character (\\u0000), which cannot be stored")
     for name, limit in _TEXT_COLUMNS.items():
         value = columns[name]
@@ -201,6 +202,11 @@ def event_row(doc: dict, *, plain: bool = False, text: bytes | None = None) -> E
         elif "\x00" in value:
             columns[name] = value.replace("\x00", "")
     return EventRow(columns, doc_json)
+
+
+# ``\u0000`` as an escape, not as text that reads so (``\\u0000``: a backslash, then "u0000"):
+# preceded by an even number of backslashes.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 @dataclass

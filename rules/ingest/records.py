@@ -58,6 +58,9 @@ class ParsedRecord:
 
 def classify_record(obj: dict) -> RecordKind:
     """How a JSON object is read: raw Winlogbeat, NXLog, or (anything else) ECS."""
+    event = obj.get("event")
+    if type(event) is dict and "category" in event and "EventID" not in obj:
+        return "ecs"  # the usual case, told at once: neither raw form has an event.category
     if looks_like_winlogbeat(obj):
         return "winlogbeat"
     if looks_like_nxlog(obj):

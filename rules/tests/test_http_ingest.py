@@ -80,6 +80,23 @@ def test_a_line_taken_as_sent_and_one_coerced_are_each_stored_as_the_event_they_
     assert len(assigned["event"]["id"]) == 64
 
 
+def test_whitespace_backslashes_and_any_unicode_survive_the_store_exactly(client, token):
+    # The store's COPY sends the line's own JSON text: a tab between tokens, Windows paths
+    # full of backslashes, escapes, non-BMP characters and hostile-looking text come back
+    # as the same document, in the document and in the indexed columns.
+    event = process_start()
+    event["host"]["name"] = "hôte-𝕏\\evil\tname"
+    event["process"]["executable"] = "C:\\Users\\Ünïcode\\AppData\\Local\\Temp\\a b.exe"
+    event["process"]["command_line"] = '"C:\\x.exe" /c "\\\\srv\\share\\evil.ps1" \\N \\.'
+    event["message"] = "<script>alert(1)</script> \u2028 \\x00 \\u0000 literal"
+    line = orjson.dumps(event).replace(b'"process":', b'"process"\t:\t', 1)
+    assert post(client, line + b"\n", token).json()["accepted"] == 1
+    stored = Event.objects.get()
+    assert stored.doc == event
+    assert stored.host_name == event["host"]["name"]
+    assert stored.process_entity_id == event["process"]["entity_id"]
+
+
 def test_an_event_without_an_id_is_identified_by_its_content(client, token):
     event = process_start()
     del event["event"]["id"]
