@@ -122,3 +122,43 @@ def test_batches_in_any_order_raise_exactly_what_one_search_over_everything_find
     for batch in batches:
         detection.detect_new_events(batch)
     assert set(Alert.objects.values_list("key", flat=True)) == expected
+
+
+def test_stored_hits_are_read_by_a_range_scan_per_rule_however_many_are_stored():
+    # Every batch reads the stored hits of its sequences' windows. As a plain join that was
+    # a scan of the whole hits table per batch, slower as the day's hits pile up; each
+    # rule's window must be an index range scan whatever the table holds.
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the query plan is PostgreSQL's (CI runs PostgreSQL)")
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    SequenceHit.objects.bulk_create(
+        SequenceHit(
+            rule_id=f"rule-{n % 30}",
+            term=n % 2,
+            key=f'["host-{n % 500}"]',
+            event_pk=n,
+            timestamp=start + timedelta(seconds=n),
+        )
+        for n in range(20_000)
+    )
+    table = SequenceHit._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+        rids = [f"rule-{n}" for n in range(27)]
+        lo = [start + timedelta(hours=3)] * len(rids)
+        hi = [start + timedelta(hours=3, minutes=5)] * len(rids)
+        cursor.execute("EXPLAIN " + lookback.STORED_HITS_SQL.format(table=table), [rids, lo, hi])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute(lookback.STORED_HITS_SQL.format(table=table), [rids, lo, hi])
+        found = set(cursor.fetchall())
+    assert "Seq Scan" not in plan, plan
+    assert "Index Scan" in plan or "Index Only Scan" in plan, plan
+    # and it reads what the windows hold: seconds 10800..11100 of the rules asked for
+    expected = {
+        (f"rule-{n % 30}", n % 2, f'["host-{n % 500}"]')
+        for n in range(10_800, 11_101)
+        if n % 30 < 27
+    }
+    assert found == expected

@@ -85,7 +85,7 @@ def test_whitespace_backslashes_and_any_unicode_survive_the_store_exactly(client
     # full of backslashes, escapes, non-BMP characters and hostile-looking text come back
     # as the same document, in the document and in the indexed columns.
     event = process_start()
-    event["host"]["name"] = "hôte-𝕏\\evil\tname"
+    event["host"]["name"] = "hôte-\U0001d54f\\evil\tname"
     event["process"]["executable"] = "C:\\Users\\Ünïcode\\AppData\\Local\\Temp\\a b.exe"
     event["process"]["command_line"] = '"C:\\x.exe" /c "\\\\srv\\share\\evil.ps1" \\N \\.'
     event["message"] = "<script>alert(1)</script> \u2028 \\x00 \\u0000 literal"
