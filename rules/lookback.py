@@ -215,18 +215,8 @@ def _events_in(lo: datetime, hi: datetime, wanted: list, cap: int) -> list:
     each (columns, values) of ``wanted``, one of the columns holds one of the values."""
     columns = [c for cols, _values in wanted for c in cols]
     if connection.vendor == "postgresql":
-        table = Event._meta.db_table
-        where, params = "", []
-        for cols, values in wanted:
-            where += " AND (" + " OR ".join(f"{c} = ANY(%s)" for c in cols) + ")"
-            params += [list(values)] * len(cols)
-        select = "".join(f", {c}" for c in columns)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, extract(epoch FROM timestamp)::float8{select} FROM {table} "  # noqa: S608 (model identifiers; values are parameters)
-                f"WHERE timestamp >= %s AND timestamp <= %s{where} LIMIT %s",
-                [lo, hi, *params, cap],
-            )
+            cursor.execute(*events_in_sql(lo, hi, wanted, cap))
             return cursor.fetchall()
     q = Q(timestamp__gte=lo, timestamp__lte=hi)
     for cols, values in wanted:
@@ -236,6 +226,23 @@ def _events_in(lo: datetime, hi: datetime, wanted: list, cap: int) -> list:
         q &= either
     rows = Event.objects.filter(q).values_list("pk", "timestamp", *columns)[:cap]
     return [(pk, ts.timestamp(), *cols) for pk, ts, *cols in rows]
+
+
+def events_in_sql(lo: datetime, hi: datetime, wanted: list, cap: int) -> tuple[str, list]:
+    """The PostgreSQL statement and parameters of :func:`_events_in`. The host and process
+    columns are indexed (host id and name with the time), so narrowing by them reads the
+    keys' events rather than every event of the window."""
+    columns = [c for cols, _values in wanted for c in cols]
+    where, params = "", []
+    for cols, values in wanted:
+        where += " AND (" + " OR ".join(f"{c} = ANY(%s)" for c in cols) + ")"
+        params += [list(values)] * len(cols)
+    select = "".join(f", {c}" for c in columns)
+    sql = (
+        f"SELECT id, extract(epoch FROM timestamp)::float8{select} "  # noqa: S608 (model identifiers; values are parameters)
+        f"FROM {Event._meta.db_table} WHERE timestamp >= %s AND timestamp <= %s{where} LIMIT %s"
+    )
+    return sql, [lo, hi, *params, cap]
 
 
 def _context_cap(rids: list[str], batch: set[int]) -> int:

@@ -247,6 +247,9 @@ class Event(models.Model):
             # Process tree fallback for sources without entity ids (pid reuse bounded by time).
             models.Index(fields=["host_name", "process_pid", "timestamp"], name="event_host_pid"),
             models.Index(fields=["host_name", "parent_pid", "timestamp"], name="event_host_ppid"),
+            # Sequences joined by host.id (most of Elastic's) look back for the stored events
+            # of the batch's hosts within their span: without it, every event of the span.
+            models.Index(fields=["host_id", "timestamp"], name="event_hostid_time"),
         ]
 
     def __str__(self) -> str:

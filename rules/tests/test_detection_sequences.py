@@ -162,3 +162,35 @@ def test_stored_hits_are_read_by_a_range_scan_per_rule_however_many_are_stored()
         if n % 30 < 27
     }
     assert found == expected
+
+
+def test_look_back_by_host_id_reads_that_hosts_events_not_the_whole_window():
+    # Most of Elastic's sequences join by host.id. Their look-back must find the batch's
+    # hosts' stored events through an index, also for events newer than the table's
+    # statistics (always the case for live ingest), not every event of the span.
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the query plan is PostgreSQL's (CI runs PostgreSQL)")
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def events(first: int, count: int) -> list[dict]:
+        return [
+            process_start(host=f"host-{n % 50}", when=start + timedelta(seconds=n))
+            for n in range(first, first + count)
+        ]
+
+    store(events(0, 3000))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE rules_event")
+    store(events(3000, 3000))  # newer than the statistics, as live events are
+    host_id = Event.objects.filter(host_name="host-7").values_list("host_id", flat=True)[0]
+    lo, hi = start + timedelta(seconds=3000), start + timedelta(seconds=6000)
+    sql, params = lookback.events_in_sql(lo, hi, [(("host_id",), {host_id})], 1000)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    assert "event_hostid_time" in plan, plan
+    assert len(found) == 60 and {row[2] for row in found} == {host_id}
