@@ -194,3 +194,16 @@ def test_look_back_by_host_id_reads_that_hosts_events_not_the_whole_window():
         found = cursor.fetchall()
     assert "event_hostid_time" in plan, plan
     assert len(found) == 60 and {row[2] for row in found} == {host_id}
+    # several hosts, and a second narrowing column beside
+    other = Event.objects.filter(host_name="host-8").values_list("host_id", flat=True)[0]
+    users = set(Event.objects.values_list("user_id", flat=True))
+    sql, params = lookback.events_in_sql(
+        lo, hi, [(("host_id",), {host_id, other}), (("user_id",), users)], 1000
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    assert "event_hostid_time" in plan and "Seq Scan" not in plan, plan
+    assert len(found) == 120 and {row[2] for row in found} == {host_id, other}
