@@ -233,30 +233,35 @@ def events_in_sql(lo: datetime, hi: datetime, wanted: list, cap: int) -> tuple[s
     columns are indexed (host id and name with the time), so narrowing by them reads the
     keys' events rather than every event of the window."""
     columns = [c for cols, _values in wanted for c in cols]
-    # A host column is indexed with the time: its values' windows as row comparisons on
-    # (column, timestamp), which only that index can serve. A plain time range would let
-    # the planner scan the window by time, which it does whenever it takes the window's
-    # newest events (newer than its statistics: live ones) for few.
+    table = Event._meta.db_table
+    select = "".join(f", e.{c}" for c in columns)
+    where, params = [], []
+    # A host column is indexed with the time: each host's window is read by its own scan of
+    # that index (a subquery per host, which ``OFFSET 0`` keeps apart). Given the whole time
+    # range at once, the planner read every event of the window whenever it took the
+    # window's newest events (beyond its statistics: live ones) for few.
     by_host = next((cols[0] for cols, _v in wanted if cols in _HOST_TIME_INDEXED), None)
     if by_host is not None:
-        values = next(sorted(v) for cols, v in wanted if cols == (by_host,))
-        windows = [
-            f"(({by_host}, timestamp) >= (%s, %s) AND ({by_host}, timestamp) <= (%s, %s))"
-            for _ in values
-        ]
-        where = "(" + (" OR ".join(windows) or "FALSE") + ")"
-        params = [p for value in values for p in (value, lo, value, hi)]
+        inner = "".join(f", {c}" for c in dict.fromkeys(columns))
+        hosts = next(sorted(v) for cols, v in wanted if cols == (by_host,))
+        source = (
+            f"unnest(%s::text[]) AS k(v) CROSS JOIN LATERAL (SELECT id, timestamp{inner} FROM {table} "  # noqa: S608 (model identifiers; values are parameters)
+            f"WHERE {by_host} = k.v AND timestamp >= %s AND timestamp <= %s OFFSET 0) AS e"
+        )
+        params += [hosts, lo, hi]
     else:
-        where, params = "timestamp >= %s AND timestamp <= %s", [lo, hi]
+        source = f"{table} e"
+        where.append("e.timestamp >= %s AND e.timestamp <= %s")
+        params += [lo, hi]
     for cols, values in wanted:
         if cols == (by_host,):
             continue
-        where += " AND (" + " OR ".join(f"{c} = ANY(%s)" for c in cols) + ")"
+        where.append("(" + " OR ".join(f"e.{c} = ANY(%s)" for c in cols) + ")")
         params += [list(values)] * len(cols)
-    select = "".join(f", {c}" for c in columns)
     sql = (
-        f"SELECT id, extract(epoch FROM timestamp)::float8{select} "  # noqa: S608 (model identifiers; values are parameters)
-        f"FROM {Event._meta.db_table} WHERE {where} LIMIT %s"
+        f"SELECT e.id, extract(epoch FROM e.timestamp)::float8{select} FROM {source}"  # noqa: S608 (model identifiers; values are parameters)
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " LIMIT %s"
     )
     return sql, [*params, cap]
 
