@@ -322,14 +322,14 @@ class Bench:
             self.sql("SELECT pid, application_name FROM pg_stat_activity WHERE datname = %s",
                      [self.dbname])
         )  # fmt: skip
-        served: dict[str, float] = {}
-        for pid, (kind, seconds) in cpu_by_process().items():
-            if kind != "postgres":
-                continue
-            earlier = before.get(pid)
-            used = seconds - earlier[1] if earlier else seconds
-            client = {"bench-web": "web", "bench-worker": "worker"}.get(clients.get(pid), "other")
-            served[client] = served.get(client, 0.0) + max(0.0, used)
+        served = cpu_by_process_kind(
+            since=before,
+            group=lambda pid, kind: (
+                {"bench-web": "web", "bench-worker": "worker"}.get(clients.get(pid), "other")
+                if kind == "postgres"
+                else None
+            ),
+        )
         self.postgres_by_client = {k: v / count * 1e6 for k, v in served.items()}
         return count / elapsed
 
@@ -343,12 +343,9 @@ class Bench:
         is appended to the ``event_id`` column, for rows the store already holds. In the
         binary format ingest sends, or with ``text``, in COPY's default text format (what
         ``psql \\copy`` sends, and ingest did before: the baseline of earlier figures)."""
-        from rules.services import COLUMN_TYPES, JsonbFromText, event_row
+        from rules.services import COLUMN_TYPES, INDEXED_COLUMNS, JsonbFromText, event_row
 
-        columns = (
-            "event_id", "timestamp", "category", "action", "host_id", "host_name", "user_id",
-            "user_name", "process_entity_id", "process_pid", "parent_entity_id", "parent_pid",
-        )  # fmt: skip
+        columns = INDEXED_COLUMNS
         rows = []
         for e in events:
             row = event_row(e)
@@ -451,15 +448,21 @@ def cpu_by_process() -> dict[int, tuple[str, float]]:
     return out
 
 
-def cpu_by_process_kind(since: dict[int, tuple[str, float]] | None = None) -> dict[str, float]:
+def cpu_by_process_kind(
+    since: dict[int, tuple[str, float]] | None = None, group=None
+) -> dict[str, float]:
     """CPU seconds per kind of process: used so far, or since the ``cpu_by_process()``
     reading ``since`` (processes started meanwhile count whole; the ones that ended
-    meanwhile, such as a short-lived autovacuum worker, are not seen)."""
+    meanwhile, such as a short-lived autovacuum worker, are not seen). ``group(pid, kind)``
+    files a process under another name (None: left out)."""
     out: dict[str, float] = {}
     for pid, (kind, seconds) in cpu_by_process().items():
+        name = kind if group is None else group(pid, kind)
+        if name is None:
+            continue
         earlier = since.get(pid) if since else None
         used = seconds - earlier[1] if earlier and earlier[0] == kind else seconds
-        out[kind] = out.get(kind, 0.0) + max(0.0, used)
+        out[name] = out.get(name, 0.0) + max(0.0, used)
     return out
 
 

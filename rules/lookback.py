@@ -240,15 +240,16 @@ def events_in_sql(lo: datetime, hi: datetime, wanted: list, cap: int) -> tuple[s
     # that index (a subquery per host, which ``OFFSET 0`` keeps apart). Given the whole time
     # range at once, the planner read every event of the window whenever it took the
     # window's newest events (beyond its statistics: live ones) for few.
-    by_host = next((cols[0] for cols, _v in wanted if cols in _HOST_TIME_INDEXED), None)
+    by_host, hosts = next(
+        ((cols[0], values) for cols, values in wanted if cols in _HOST_TIME_INDEXED), (None, ())
+    )
     if by_host is not None:
         inner = "".join(f", {c}" for c in dict.fromkeys(columns))
-        hosts = next(sorted(v) for cols, v in wanted if cols == (by_host,))
         source = (
             f"unnest(%s::text[]) AS k(v) CROSS JOIN LATERAL (SELECT id, timestamp{inner} FROM {table} "  # noqa: S608 (model identifiers; values are parameters)
             f"WHERE {by_host} = k.v AND timestamp >= %s AND timestamp <= %s OFFSET 0) AS e"
         )
-        params += [hosts, lo, hi]
+        params += [sorted(hosts), lo, hi]
     else:
         source = f"{table} e"
         where.append("e.timestamp >= %s AND e.timestamp <= %s")

@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 # Detection tasks receive the new rows' primary keys; a batch this size stays a small message.
 BATCH_SIZE = 2000
 
-_COLUMNS = (
+INDEXED_COLUMNS = (
     "event_id",
     "timestamp",
     "category",
@@ -58,7 +58,7 @@ _COLUMNS = (
 )
 _TEXT_COLUMNS = {
     name: Event._meta.get_field(name).max_length
-    for name in _COLUMNS
+    for name in INDEXED_COLUMNS
     if Event._meta.get_field(name).max_length
 }
 
@@ -230,7 +230,7 @@ def _insert_postgresql(rows: list[EventRow], source_id: int | None) -> list[tupl
     the COPY (rolled back to a savepoint) and the safe path runs instead.
     """
     table = Event._meta.db_table
-    names = ", ".join(_COLUMNS)
+    names = ", ".join(INDEXED_COLUMNS)
     with connection.cursor() as django_cursor:
         # psycopg's own cursor: COPY streams the rows without quoting them
         cursor = psycopg.Cursor(django_cursor.cursor.connection)
@@ -264,16 +264,16 @@ class JsonbFromText(Dumper):
         return b"\x01" + obj
 
 
-# The binary COPY's column types: (id, _COLUMNS..., ingested_at, source_id, doc).
+# The binary COPY's column types: (id, INDEXED_COLUMNS..., ingested_at, source_id, doc).
 _COPY_TYPES = [
     "bigint",
-    *(COLUMN_TYPES.get(n, "text") for n in _COLUMNS),
+    *(COLUMN_TYPES.get(n, "text") for n in INDEXED_COLUMNS),
     "timestamptz",
     "bigint",
     "jsonb",
 ]
 
-_row_columns = operator.itemgetter(*_COLUMNS)
+_row_columns = operator.itemgetter(*INDEXED_COLUMNS)
 
 _id_block: int | None = None  # how far one nextval of the event id sequence advances it
 
@@ -302,8 +302,8 @@ def _insert_staged(rows: list[EventRow], source_id: int | None) -> list[tuple[in
     """Safe under any concurrency: COPY into a session-private staging table, then move the new
     rows over with ``INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING RETURNING``."""
     table = Event._meta.db_table
-    names = ", ".join(_COLUMNS)
-    stage_columns = ", ".join(f"{n} {COLUMN_TYPES.get(n, 'text')}" for n in _COLUMNS)
+    names = ", ".join(INDEXED_COLUMNS)
+    stage_columns = ", ".join(f"{n} {COLUMN_TYPES.get(n, 'text')}" for n in INDEXED_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS rules_event_stage ({stage_columns}, doc text) "
@@ -313,7 +313,7 @@ def _insert_staged(rows: list[EventRow], source_id: int | None) -> list[tuple[in
         raw = cursor.cursor  # psycopg's own cursor: COPY streams rows without quoting them
         with raw.copy(f"COPY rules_event_stage ({names}, doc) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([*(row.columns[n] for n in _COLUMNS), row.doc_json.decode()])
+                copy.write_row([*(row.columns[n] for n in INDEXED_COLUMNS), row.doc_json.decode()])
         cursor.execute(
             f"INSERT INTO {table} ({names}, ingested_at, source_id, doc) "  # noqa: S608 (model identifiers; values are parameters)
             f"SELECT {names}, now(), %s, doc::jsonb FROM rules_event_stage "
@@ -326,7 +326,7 @@ def _insert_staged(rows: list[EventRow], source_id: int | None) -> list[tuple[in
 def _insert_generic(rows: list[EventRow], source_id: int | None) -> list[tuple[int, str]]:
     """SQLite (the demo): ``INSERT … ON CONFLICT DO NOTHING RETURNING`` one row at a time."""
     table = Event._meta.db_table
-    names = [*_COLUMNS, "ingested_at", "source_id", "doc"]
+    names = [*INDEXED_COLUMNS, "ingested_at", "source_id", "doc"]
     placeholders = ", ".join(["%s"] * len(names))
     sql = (
         f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders}) "  # noqa: S608 (model identifiers; values are parameters)
@@ -337,7 +337,7 @@ def _insert_generic(rows: list[EventRow], source_id: int | None) -> list[tuple[i
     pks = []
     with connection.cursor() as cursor:
         for row in rows:
-            values = [row.columns[name] for name in _COLUMNS]
+            values = [row.columns[name] for name in INDEXED_COLUMNS]
             values[1] = ts_field.get_db_prep_value(values[1], connection)
             values += [
                 ts_field.get_db_prep_value(now, connection),
