@@ -7,6 +7,7 @@ a message that names it. `.env.example` lists them all.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -25,15 +26,23 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
 
+# manage.py sets this for the commands that sign nothing (``OFFLINE_COMMANDS`` there): they
+# read files, store events or rules and print results, and must run without a secret.
+OFFLINE_COMMAND = env_bool("SOC_OFFLINE_COMMAND", False)
+
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
+    if DEBUG:
+        # The demo and local development only.
+        SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+    elif OFFLINE_COMMAND:
+        # Random per process: nothing it could sign outlives the command.
+        SECRET_KEY = secrets.token_urlsafe(50)
+    else:
         raise ImproperlyConfigured(
             "SECRET_KEY is required when DEBUG is off: set it to a long random string "
             '(python -c "import secrets; print(secrets.token_urlsafe(50))").'
         )
-    # Only reachable with DEBUG on (the demo and local development).
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

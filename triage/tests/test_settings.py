@@ -89,3 +89,49 @@ def test_production_settings_pass_the_deploy_check():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def _manage(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {"PATH": "/usr/bin:/bin", "DEBUG": "0", **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_offline_commands_run_without_a_secret_key(tmp_path):
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    events = ROOT / "rules" / "tests" / "fixtures" / "ingest" / "ecs.ndjson"
+    migrated = _manage(["migrate", "--no-input"], {**database, "SECRET_KEY": "k" * 60})
+    assert migrated.returncode == 0, migrated.stderr
+
+    detect = _manage(["detect", str(events), "--rules", "rules/library"], database)
+    assert detect.returncode == 0, detect.stderr
+    imported = _manage(["import_rules", "rules/library"], database)
+    assert imported.returncode == 0, imported.stderr
+    assert "imported" in imported.stdout + imported.stderr
+    ingested = _manage(["ingest", str(events)], database)
+    assert ingested.returncode == 0, ingested.stderr
+    source = _manage(["create_ingest_source", "lab-shipper"], database)
+    assert source.returncode == 0, source.stderr
+
+
+def test_the_web_server_still_refuses_to_start_without_a_secret_key():
+    served = _manage(["runserver", "--noreload", "127.0.0.1:0"], {})
+    assert served.returncode != 0
+    assert "SECRET_KEY is required when DEBUG is off" in served.stderr
+    # The flag manage.py sets for offline commands does not open the WSGI entry point.
+    wsgi = subprocess.run(
+        [sys.executable, "-c", "import triage.wsgi"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "DEBUG": "0", "SOC_OFFLINE_COMMAND": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert wsgi.returncode != 0
+    assert "SECRET_KEY is required when DEBUG is off" in wsgi.stderr
