@@ -37,8 +37,10 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+## make bench: the EQL engine's throughput against orjson and the PyPI eql baseline (a few
+## minutes; the first run builds the baseline's own virtualenv). See bench/README.md for the rest.
 bench: install
-	$(PY) bench/eql_throughput.py
+	$(PY) -m bench.eql_throughput
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache .ruff_cache

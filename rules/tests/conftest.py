@@ -1,8 +1,31 @@
-"""Test hooks for the rules app: prints the EQL conformance pass counts at the end of a run."""
+"""Test hooks for the rules app: where the shared test inputs are (or why they are skipped),
+and the EQL conformance pass counts at the end of a run."""
 
 from __future__ import annotations
 
+import os
 import sys
+
+import pytest
+
+from rules.tests.shared_data import SHARED_DIR, missing_reason
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def pytest_sessionstart(session):
+    reason = missing_reason()
+    if reason and _in_ci():
+        pytest.exit(f"CI needs the shared test inputs: {reason}", returncode=1)
+
+
+def pytest_report_header(config):
+    reason = missing_reason()
+    if reason:
+        return f"shared test inputs: {reason}; the conformance and corpus tests are skipped"
+    return f"shared test inputs: {SHARED_DIR}"
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,6 +1,7 @@
 """Every EQL rule of Elastic's public detection-rules repository compiles with our engine.
 
-The corpus lives in ``../shared/corpus/detection-rules/eql`` (test input, never shipped):
+The corpus lives in ``<SOC_SHARED_DIR>/corpus/detection-rules/eql`` (test input, never
+shipped; see ``shared_data``):
 active rules (``rules/``) and building blocks (``rules_building_block/``), minus
 ``rules/_deprecated``, keeping the rules whose ``language`` is ``eql``. The count is printed in
 the terminal summary ("EQL corpus"). The helpers here are shared with the rule-set and
@@ -11,24 +12,24 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from pathlib import Path
-
-import pytest
 
 from rules import eql
 from rules.eql.ruleset import RuleSet
+from rules.tests.shared_data import ROOT, missing_reason, needs_shared
+from rules.tests.shared_data import SHARED_DIR as SHARED
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+LIBRARY = ROOT / "rules" / "library"
+
 CORPUS = SHARED / "corpus" / "detection-rules" / "eql"
-SEED_RULES = SHARED / "seeds" / "rules"
+# The seed rules are also shipped (rules/library), so tests of them run without the shared inputs.
+SEED_RULES = SHARED / "seeds" / "rules" if missing_reason() is None else LIBRARY
 
 BIG = 1_000_000  # a result size that never truncates, so every match can be compared
 
 # Filled by the tests, printed by the terminal summary hook in rules/tests/conftest.py.
 SUMMARY: dict[str, str] = {}
 
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
+needs_corpus = needs_shared
 
 
 def _load(paths) -> dict[str, tuple[str, str]]:
@@ -43,7 +44,10 @@ def _load(paths) -> dict[str, tuple[str, str]]:
         rid = rule.get("rule_id") or path.stem
         while rid in rules:
             rid += "+"
-        rules[rid] = (str(path.relative_to(SHARED)), rule["query"])
+        rules[rid] = (
+            path.name if LIBRARY in path.parents else str(path.relative_to(SHARED)),
+            rule["query"],
+        )
     return rules
 
 

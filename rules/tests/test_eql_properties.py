@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from rules import eql
 from rules.eql import ast
-from rules.tests.test_eql_corpus import BIG, CORPUS, corpus_rules, seed_rules
+from rules.tests.test_eql_corpus import BIG, CORPUS, corpus_rules, needs_corpus, seed_rules
 
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -176,6 +176,7 @@ def test_random_events_never_crash_corpus_or_seed_rules(evs):
     list(rs.search(evs))
 
 
+@needs_corpus
 def test_sampled_rules_cover_every_query_kind():
     rs, paths, _strings = compiled_sample()
     kinds = {q.kind for q in rs.queries.values()}
