@@ -124,3 +124,19 @@ def test_the_sla_comes_from_settings(settings):
     assert alert.sla_due_at == NOW + timedelta(minutes=17)
     assert (alert.severity, alert.risk_score, alert.status) == ("critical", 99, "new")
     assert (alert.host_name, alert.user_name) == ("WS-0000", "user0")
+
+
+def test_the_demos_fallback_raises_through_the_writer_with_the_sla_of_settings(settings):
+    from triage.demo.loader import raise_missed
+
+    settings.SLA_MINUTES = {**settings.SLA_MINUTES, "critical": 17}
+    rule = a_rule_with_techniques()
+    docs = [process_doc(event_id="first"), process_doc(event_id="second")]
+    alert = raise_missed(rule, docs, NOW)
+    assert alert.event_ids == ["second"] and alert.created_at == NOW
+    assert alert.sla_due_at == NOW + timedelta(minutes=17)
+    assert alert.techniques.count() == 2
+    (raised,) = alert.history.all()
+    assert (raised.kind, raised.created_at) == ("raised", NOW)
+    assert raise_missed(rule, docs, NOW).pk == alert.pk  # the same key: no second alert
+    assert Alert.objects.count() == 1
