@@ -170,7 +170,8 @@ def celery_worker_process(transactional_db, settings):
     """Start a real Celery worker on the test database and Redis; tasks are sent, not eager.
 
     Uses ``transactional_db`` because the worker is another process: it sees only committed rows.
-    Yields a factory so a test can start (and kill) workers with its own environment.
+    Yields a factory so a test can start (and kill) workers with its own environment; with
+    ``pause_file``, detection holds while that file exists (``rules/tests/paused_worker.py``).
     """
     _require_broker()
     from triage.celery import app
