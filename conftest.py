@@ -89,9 +89,15 @@ def redis_available(settings) -> str:
 class WorkerProcess:
     """A `celery worker` subprocess bound to the test database and the test broker."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None, concurrency: int = 1):
+    def __init__(
+        self,
+        extra_env: dict[str, str] | None = None,
+        concurrency: int = 1,
+        pause_file: Path | None = None,
+    ):
         self.extra_env = extra_env or {}
         self.concurrency = concurrency
+        self.pause_file = pause_file
         self.process: subprocess.Popen | None = None
         self.log_path = ROOT / "test-artifacts" / f"celery-worker-{os.getpid()}.log"
 
@@ -107,11 +113,16 @@ class WorkerProcess:
         )
         self.log_path.parent.mkdir(exist_ok=True)
         log = self.log_path.open("ab")
+        # With a pause file, detection holds after committing a batch's alerts while the file
+        # exists (see rules/tests/paused_worker.py).
+        if self.pause_file is None:
+            launcher = ["-m", "celery"]
+        else:
+            launcher = ["-m", "rules.tests.paused_worker", str(self.pause_file)]
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "celery",
+                *launcher,
                 "-A",
                 "triage",
                 "worker",
@@ -159,7 +170,8 @@ def celery_worker_process(transactional_db, settings):
     """Start a real Celery worker on the test database and Redis; tasks are sent, not eager.
 
     Uses ``transactional_db`` because the worker is another process: it sees only committed rows.
-    Yields a factory so a test can start (and kill) workers with its own environment.
+    Yields a factory so a test can start (and kill) workers with its own environment; with
+    ``pause_file``, detection holds while that file exists (``rules/tests/paused_worker.py``).
     """
     _require_broker()
     from triage.celery import app
@@ -170,8 +182,12 @@ def celery_worker_process(transactional_db, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.control.purge()
 
-    def start(extra_env: dict[str, str] | None = None, concurrency: int = 1) -> WorkerProcess:
-        worker = WorkerProcess(extra_env, concurrency).start()
+    def start(
+        extra_env: dict[str, str] | None = None,
+        concurrency: int = 1,
+        pause_file: Path | None = None,
+    ) -> WorkerProcess:
+        worker = WorkerProcess(extra_env, concurrency, pause_file).start()
         workers.append(worker)
         return worker
 

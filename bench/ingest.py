@@ -393,8 +393,8 @@ class Bench:
 
     def latency(self, samples: int) -> list[float]:
         """Seconds from POST of one attack event to its alert row."""
+        from rules.detection import alert_key
         from rules.tests.pipeline_helpers import winscript_attack
-        from triage.models import alert_key
 
         out = []
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)

@@ -124,8 +124,9 @@ def load(n_alerts: int, n_events: int) -> None:
     from django.contrib.auth.models import Group, User
     from django.db import connection
 
+    from rules.detection import alert_key
     from rules.models import DetectionRule
-    from triage.models import Technique, alert_key
+    from triage.models import Technique
 
     t0 = time.perf_counter()
     call_command("migrate", verbosity=0)

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import logging
 
+from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_process_init
 from django.db import OperationalError as DatabaseOperationalError
 from django.db import close_old_connections
 
 from rules import detection, handoff
 from rules.models import DetectionRule, RuleRun
-from triage.celery import app
 
 logger = logging.getLogger(__name__)
 
 
-@app.task(
+@shared_task(
     name="rules.tasks.detect_events",
     # Its outcome is recorded as RuleRun rows and alerts; nothing waits for a return value.
     ignore_result=True,
@@ -38,7 +38,7 @@ def detect_events(*, event_pks: list[int], batch_key: str | None = None) -> dict
     return outcome
 
 
-@app.task(
+@shared_task(
     name="rules.tasks.run_rule",
     autoretry_for=(DatabaseOperationalError,),
     retry_backoff=2,
@@ -53,7 +53,7 @@ def run_rule(*, rule_pk: int, trigger: str = RuleRun.Trigger.SCHEDULE) -> dict |
     return {"run": run.pk, "outcome": run.outcome, "alerts": run.alerts_raised}
 
 
-@app.task(name="rules.tasks.run_due_rules")
+@shared_task(name="rules.tasks.run_due_rules")
 def run_due_rules() -> int:
     """Beat's tick: queue a run of every rule whose interval has elapsed."""
     due = detection.claim_due_rules()
@@ -62,7 +62,7 @@ def run_due_rules() -> int:
     return len(due)
 
 
-@app.task(name="rules.tasks.purge_expired_events")
+@shared_task(name="rules.tasks.purge_expired_events")
 def purge_expired_events() -> int:
     """Daily: delete events older than the retention setting."""
     return detection.purge_expired_events()

@@ -12,6 +12,9 @@ from celery.schedules import crontab
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
 
 app = Celery("triage")
+# rules/tasks.py declares shared tasks (rules imports nothing of triage): they send through
+# the current app, which is this one in every thread, not only the one that created it.
+app.set_default()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -7,7 +7,6 @@ small chainable querysets.
 from __future__ import annotations
 
 import contextvars
-import hashlib
 from datetime import datetime
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from rules.detection import alert_key  # noqa: F401 (the key Alert.key holds; detection owns it)
 from triage import roles
 
 
@@ -84,12 +84,6 @@ class Disposition(models.TextChoices):
     BENIGN_TRUE_POSITIVE = "benign_true_positive", "Benign true positive"
     FALSE_POSITIVE = "false_positive", "False positive"
     DUPLICATE = "duplicate", "Duplicate"
-
-
-def alert_key(rule_id: str, event_ids: list[str]) -> str:
-    """The idempotency key of an alert: the same rule over the same ordered events is one alert."""
-    material = "\x1f".join([rule_id, *event_ids]).encode()
-    return hashlib.sha256(material).hexdigest()
 
 
 class AlertQuerySet(models.QuerySet):

@@ -9,7 +9,8 @@ import orjson
 import pytest
 from django.core.management import call_command
 
-from rules import detection, lookback
+from rules import detection
+from rules.detection import alert_key, lookback
 from rules.models import DetectionRule, Event, RuleException, RuleRun
 from rules.services import event_row, ingest_records, store_events
 from rules.tests.pipeline_helpers import (
@@ -24,7 +25,7 @@ from rules.tests.pipeline_helpers import (
     process_start,
     winscript_attack,
 )
-from triage.models import Alert, AlertEvent, alert_key
+from triage.models import Alert, AlertEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,8 @@ def test_an_attack_posted_over_http_is_an_alert_once_the_batch_commits(
     assert set(alert.techniques.values_list("external_id", flat=True)) >= {"T1059.001"}
     history = list(alert.history.all())
     assert [(h.kind, h.actor, h.to_status) for h in history] == [("raised", None, "new")]
-    assert history[0].data == {"rule_id": WINSCRIPT_RULE_ID, "rule_version": 202}
+    # The shape triage/services.py documents for "raised" rows.
+    assert history[0].data == {"rule_id": WINSCRIPT_RULE_ID, "event_ids": [attack["event"]["id"]]}
     run = RuleRun.objects.get(rule=rule)
     assert (run.trigger, run.outcome, run.alerts_raised) == ("ingest", "succeeded", 1)
 

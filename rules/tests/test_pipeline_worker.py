@@ -43,9 +43,7 @@ def test_a_worker_killed_mid_task_loses_nothing_and_doubles_nothing(
     pause.write_text("hold")
     reached = tmp_path / "pause.reached"
     visibility = 2
-    worker = celery_worker_process(
-        {"CELERY_VISIBILITY_TIMEOUT": str(visibility), "DETECTION_TEST_PAUSE_FILE": str(pause)}
-    )
+    worker = celery_worker_process({"CELERY_VISIBILITY_TIMEOUT": str(visibility)}, pause_file=pause)
     client = redis.Redis.from_url(settings.REDIS_URL)
     for key in client.scan_iter(handoff.KEY_PREFIX + "*"):  # other tests' leftovers
         client.delete(key)

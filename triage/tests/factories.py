@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
+from rules.detection import alert_key
 from rules.ingest.ecs import index_columns
 from rules.models import DetectionRule, Event
-from triage.models import Alert, AlertEvent, Technique, alert_key
+from triage.models import Alert, AlertEvent, Technique
 
 _counter = itertools.count(1)
 BASE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

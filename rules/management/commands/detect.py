@@ -18,14 +18,19 @@ from rules.models import DetectionRule
 
 
 class _FileRule:
-    """A rule read from TOML for this run only (no exceptions: they live in the database)."""
+    """A rule read from TOML for this run only (no row, so no pk; no exceptions: they live in
+    the database)."""
+
+    pk = None
 
     def __init__(self, parsed):
         self.rule_id = parsed.rule_id
+        self.version = parsed.version
         self.name = parsed.name
         self.query = parsed.query
+        self.severity = parsed.fields["severity"]
+        self.risk_score = parsed.fields["risk_score"]
         self.max_signals = parsed.fields["max_signals"]
-        self.exceptions = detection.ExceptionMatcher([])
 
 
 class Command(BaseCommand):
@@ -85,9 +90,7 @@ class Command(BaseCommand):
         for rule_id, matches in found.items():
             rule = by_id[rule_id]
             matcher = getattr(rule, "exceptions_matcher", None) or detection.ExceptionMatcher([])
-            cands, suppressed, reached = detection.select_candidates(
-                rule_id, matches, matcher, rule.max_signals
-            )
+            cands, suppressed, reached = detection.select_candidates(rule, matches, matcher)
             if suppressed:
                 self.stderr.write(f"{rule.name}: {suppressed} match(es) excepted")
             if reached:
@@ -98,7 +101,7 @@ class Command(BaseCommand):
                         "rule_id": rule_id,
                         "rule_name": rule.name,
                         "event_ids": cand.event_ids,
-                        "timestamp": get_field(cand.docs[-1], "@timestamp", None),
+                        "timestamp": get_field(cand.documents[-1], "@timestamp", None),
                     }
                 )
                 self.stdout.write(line.decode())

@@ -1,22 +1,22 @@
-"""Load the demo data set (see ``triage/demo_data.py``): events, alerts by detection, and a
+"""Load the demo data set (see ``triage/demo/``): events, alerts by detection, and a
 realistic past of analyst work. Idempotent: running it again adds nothing."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from triage import demo_data
+from triage import demo
 
 
 class Command(BaseCommand):
     help = "Generate demo events, raise alerts with the detection pipeline, walk them through the workflow."
 
     def add_arguments(self, parser):
-        parser.add_argument("--seed", type=int, default=demo_data.SEED)
+        parser.add_argument("--seed", type=int, default=demo.SEED)
 
     def handle(self, *args, seed: int, **options):
         try:
-            summary = demo_data.load(seed=seed)
+            summary = demo.load(seed=seed)
         except RuntimeError as exc:
             raise CommandError(str(exc)) from None
         walked = ", ".join(f"{n} {state}" for state, n in sorted(summary.walked.items()))
