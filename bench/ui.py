@@ -124,8 +124,8 @@ def load(n_alerts: int, n_events: int) -> None:
     from django.contrib.auth.models import Group, User
     from django.db import connection
 
-    from rules.models import DetectionRule
-    from triage.models import Technique, alert_key
+    from rules.models import DetectionRule, Technique
+    from triage.models import alert_key
 
     t0 = time.perf_counter()
     call_command("migrate", verbosity=0)

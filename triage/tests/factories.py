@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 
 from rules.ingest.ecs import index_columns
-from rules.models import DetectionRule, Event
-from triage.models import Alert, AlertEvent, Technique, alert_key
+from rules.models import DetectionRule, Event, Technique
+from triage.models import Alert, AlertEvent, alert_key
 
 _counter = itertools.count(1)
 BASE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
