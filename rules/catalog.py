@@ -8,7 +8,7 @@ can check technique ids without it).
 
 Techniques live on this side because they describe rules (a rule's ``[rule.threat]``): alerts
 and playbooks of the human side point at them, so every foreign key between the apps points
-from triage to rules.
+the same way as the imports: triage → rules.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def rules_with_latest_run() -> QuerySet[DetectionRule]:
 
 def field_values(documents: Iterable, paths: Iterable[str]) -> dict[str, list[str]]:
     """Per path, the distinct scalar values (as text, in order of first appearance) the
-    documents hold there; paths without a value are left out, in the order of ``paths``.
+    documents hold there. Paths without a value are left out; the others come in the order
+    they are first found (document by document, each in the order of ``paths``).
 
     Fields are read as an exception reads them when it is matched, so a value offered here is
     one the exception will meet. Items that are not dicts are skipped.

@@ -1,11 +1,11 @@
 """ATT&CK tactics and techniques move from ``triage`` to ``rules``, rows and ids intact.
 
 Techniques describe rules (``[rule.threat]``), so with them here every foreign key between the
-apps points one way, from triage to rules. No row is copied: the tables are renamed
+apps points one way (triage → rules). No row is copied: the tables are renamed
 (``triage_tactic`` → ``rules_tactic``, ``triage_technique`` → ``rules_technique``) and the
 foreign keys that point at them (technique links of rules and alerts, playbooks, a technique's
 tactic and parent) follow the rename on PostgreSQL and SQLite alike. The models' state is
-created here and deleted from triage's state by ``triage/0008_techniques_moved_to_rules``.
+created here; triage's state drops them in ``triage/0008_techniques_moved_to_rules``.
 
 Content types (and so permissions and admin log entries) of the two models move with them.
 """
