@@ -125,8 +125,7 @@ def load(n_alerts: int, n_events: int) -> None:
     from django.db import connection
 
     from rules.detection import alert_key
-    from rules.models import DetectionRule
-    from triage.models import Technique
+    from rules.models import DetectionRule, Technique
 
     t0 = time.perf_counter()
     call_command("migrate", verbosity=0)

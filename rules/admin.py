@@ -1,5 +1,6 @@
-"""Django admin for the machine side: rules (with exceptions and history), runs, ingest
-sources (the token is shown once, at creation or rotation), events (read-only)."""
+"""Django admin for the machine side: ATT&CK tactics and techniques, rules (with exceptions and
+history), runs, ingest sources (the token is shown once, at creation or rotation), events
+(read-only)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,19 @@ from rules.models import (
     IngestSource,
     RuleException,
     RuleRun,
+    Tactic,
+    Technique,
 )
+
+
+@admin.register(Tactic)
+class TacticAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "name")
+
+
+@admin.register(Technique)
+class TechniqueAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "name", "tactic", "parent")
 
 
 class RuleExceptionInline(admin.TabularInline):

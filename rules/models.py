@@ -1,4 +1,5 @@
-"""The machine side: detection rules, their exceptions and runs, stored events, ingest sources."""
+"""The machine side: ATT&CK techniques, detection rules, their exceptions and runs, stored events,
+ingest sources."""
 
 from __future__ import annotations
 
@@ -9,6 +10,44 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+
+class Tactic(models.Model):
+    """A MITRE ATT&CK tactic (the adversary's goal, e.g. TA0002 Execution)."""
+
+    external_id = models.CharField(max_length=16, unique=True)  # "TA0002"
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    url = models.URLField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.name}"
+
+
+class Technique(models.Model):
+    """A MITRE ATT&CK technique or sub-technique, named by a rule's ``[rule.threat]`` mapping.
+
+    It lives beside the rules it describes; the human side's alerts and playbooks point at it.
+    """
+
+    external_id = models.CharField(max_length=16, unique=True)  # "T1059.001"
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    url = models.URLField(blank=True)
+    tactic = models.ForeignKey(Tactic, on_delete=models.PROTECT, related_name="techniques")
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="subtechniques"
+    )
+
+    class Meta:
+        ordering = ["external_id"]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.name}"
+
+    @property
+    def is_subtechnique(self) -> bool:
+        return "." in self.external_id
 
 
 class DetectionRuleQuerySet(models.QuerySet):
@@ -43,7 +82,7 @@ class DetectionRule(models.Model):
     license = models.CharField(max_length=100, blank=True)
     timestamp_override = models.CharField(max_length=100, blank=True)
     threat = models.JSONField(default=list, blank=True, help_text="the TOML's MITRE mapping")
-    techniques = models.ManyToManyField("triage.Technique", blank=True, related_name="rules")
+    techniques = models.ManyToManyField(Technique, blank=True, related_name="rules")
     enabled = models.BooleanField(default=True)
     content_hash = models.CharField(max_length=64, blank=True)
     source_path = models.CharField(max_length=500, blank=True)

@@ -9,8 +9,6 @@ from triage.models import (
     ChecklistEntry,
     Playbook,
     PlaybookVersion,
-    Tactic,
-    Technique,
     Triage,
     TriageAnswer,
 )
@@ -25,16 +23,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-@admin.register(Tactic)
-class TacticAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "name")
-
-
-@admin.register(Technique)
-class TechniqueAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "name", "tactic", "parent")
 
 
 @admin.register(Playbook)

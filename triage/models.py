@@ -1,7 +1,8 @@
-"""The human side: ATT&CK techniques, alerts and their append-only history.
+"""The human side: alerts, their append-only history, playbooks and the triages that run them.
 
 Workflow transitions live in ``triage/services.py``; models here hold data, invariants and
-small chainable querysets.
+small chainable querysets. ATT&CK techniques live in ``rules`` (they describe rules); alerts and
+playbooks point at them, so every foreign key between the apps points from triage to rules.
 """
 
 from __future__ import annotations
@@ -16,37 +17,6 @@ from django.utils import timezone
 
 from rules.detection import alert_key  # noqa: F401 (the key Alert.key holds; detection owns it)
 from triage import roles
-
-
-class Tactic(models.Model):
-    external_id = models.CharField(max_length=16, unique=True)  # "TA0002"
-    name = models.CharField(max_length=100)
-    description = models.TextField(blank=True)
-    url = models.URLField(blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.external_id} {self.name}"
-
-
-class Technique(models.Model):
-    external_id = models.CharField(max_length=16, unique=True)  # "T1059.001"
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    url = models.URLField(blank=True)
-    tactic = models.ForeignKey(Tactic, on_delete=models.PROTECT, related_name="techniques")
-    parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="subtechniques"
-    )
-
-    class Meta:
-        ordering = ["external_id"]
-
-    def __str__(self) -> str:
-        return f"{self.external_id} {self.name}"
-
-    @property
-    def is_subtechnique(self) -> bool:
-        return "." in self.external_id
 
 
 class Severity(models.TextChoices):
@@ -134,7 +104,7 @@ class Alert(models.Model):
     host_id = models.CharField(max_length=255, blank=True)
     user_name = models.CharField(max_length=255, blank=True)
     user_id = models.CharField(max_length=255, blank=True)
-    techniques = models.ManyToManyField(Technique, blank=True, related_name="alerts")
+    techniques = models.ManyToManyField("rules.Technique", blank=True, related_name="alerts")
     event_ids = models.JSONField(default=list, help_text="event.id of each matched event, in order")
     event_snapshot = models.JSONField(
         default=list, help_text="the matched ECS documents as they were when the alert was raised"
@@ -302,7 +272,9 @@ class AlertEvent(models.Model):
 class Playbook(models.Model):
     """The playbook of one technique; its content lives in versions (newest is current)."""
 
-    technique = models.OneToOneField(Technique, on_delete=models.PROTECT, related_name="playbook")
+    technique = models.OneToOneField(
+        "rules.Technique", on_delete=models.PROTECT, related_name="playbook"
+    )
     title = models.CharField(max_length=300)
     source_path = models.CharField(max_length=500, blank=True)
 

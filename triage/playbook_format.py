@@ -27,7 +27,8 @@ from typing import Any, Literal
 
 import yaml
 
-from triage import attack_data
+# The shipped ATT&CK rows: plain data, Django-free like this module.
+from rules import attack
 
 SECTIONS: tuple[str, ...] = (
     "log_sources",
@@ -506,8 +507,8 @@ class _Validator:
             raise self.fail("", "empty file")
         top = self.mapping(data, "", TOP_LEVEL_KEYS)
         technique = top["technique"]
-        if not isinstance(technique, str) or technique not in attack_data.technique_ids():
-            known = ", ".join(attack_data.technique_ids())
+        if not isinstance(technique, str) or technique not in attack.technique_ids():
+            known = ", ".join(attack.technique_ids())
             raise self.fail("technique", f"unknown technique {technique!r} (known: {known})")
         version = top["version"]
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:

@@ -53,6 +53,7 @@ from datetime import datetime
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from rules import catalog
 from triage import roles
 from triage.models import (
     Alert,
@@ -545,6 +546,48 @@ def t2_close(alert_id: int, user, disposition: str, reason: str) -> Alert:
         _close(alert, user, "t2", disposition, reason, None, False, "", triage)
     alert.refresh_from_db()
     return alert
+
+
+def add_rule_exception(
+    alert: Alert,
+    user,
+    *,
+    field: str,
+    operator: str,
+    values: list[str],
+    comment: str,
+    expires_at: datetime | None,
+) -> catalog.RuleException:
+    """Add an exception to the rule of ``alert`` (t2 and managers only) and record it in the
+    alert's history, both in one transaction; returns the new ``RuleException``.
+
+    The history row has kind ``exception_created``, the actor ``user`` and data ``{"exception",
+    "rule_id", "field", "operator", "values"}`` (the exception's id, the rule's Elastic id and
+    the condition as stored). The exception itself is made by the machine side
+    (``rules.catalog.create_rule_exception``), which owns rules and their exceptions.
+    """
+    _require_role(user, roles.T2, roles.MANAGER)
+    with transaction.atomic():
+        exception = catalog.create_rule_exception(
+            alert.rule,
+            field=field,
+            operator=operator,
+            values=values,
+            comment=comment,
+            author=user,
+            expires_at=expires_at,
+        )
+        record(
+            alert,
+            user,
+            "exception_created",
+            exception=exception.pk,
+            rule_id=alert.rule.rule_id,
+            field=exception.field,
+            operator=exception.operator,
+            values=exception.values,
+        )
+    return exception
 
 
 # --- helpers for loaders --------------------------------------------------------------------

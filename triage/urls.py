@@ -17,9 +17,9 @@ urlpatterns = [
     path("queue/", include(("triage.views.queue", "queue"))),
     path("alerts/", include(("triage.views.alert", "alert"))),
     path("manager/", include(("triage.views.manager", "manager"))),
-    path("rules/", include("rules.urls")),
+    path("rules/", include(("triage.views.rules", "rules"))),
     # More specific than the ingest API below, so it is matched first.
     path("api/v1/history/", include(("triage.views.api_history", "api_history"))),
-    path("api/", include(("triage.views.api", "api"))),
+    path("api/", include("rules.urls")),  # HTTP ingest (namespace "api")
     path("admin/", admin.site.urls),
 ]

@@ -302,11 +302,11 @@ def rule_files(paths: list[str | Path]) -> Iterator[Path]:
 
 def ensure_techniques(rows: list[dict[str, str]]) -> list:
     """The Technique rows for a rule's mapping, created (with tactic and parent) if unknown."""
-    from triage import attack_data
-    from triage.models import Tactic, Technique
+    from rules import attack
+    from rules.models import Tactic, Technique
 
-    known_tactics = {t.external_id: t for t in attack_data.TACTICS}
-    known_techniques = {t.external_id: t for t in attack_data.TECHNIQUES}
+    known_tactics = {t.external_id: t for t in attack.TACTICS}
+    known_techniques = {t.external_id: t for t in attack.TECHNIQUES}
     result = []
     for row in sorted(rows, key=lambda r: (r["parent_id"] != "", r["id"])):
         tactic_id = row["tactic_id"] or "TA0002"

@@ -8,9 +8,8 @@ import shutil
 import pytest
 from django.core.management import CommandError, call_command
 
-from rules.models import DetectionRule, DetectionRuleVersion
+from rules.models import DetectionRule, DetectionRuleVersion, Technique
 from rules.tests.pipeline_helpers import LIBRARY, WINSCRIPT_RULE_ID
-from triage.models import Technique
 
 pytestmark = pytest.mark.django_db
 

@@ -76,7 +76,7 @@ class Summary:
 
 def load(*, seed: int = SEED, now: datetime | None = None, out=None) -> Summary:
     """Generate, store, detect and walk. Safe to run again (adds nothing the second time)."""
-    from rules.models import DetectionRule
+    from rules.catalog import DetectionRule
 
     now = now or timezone.now()
     rng = random.Random(seed)

@@ -10,8 +10,8 @@ from django.core.management import call_command
 
 from rules.detection import alert_key
 from rules.ingest.ecs import index_columns
-from rules.models import DetectionRule, Event
-from triage.models import Alert, AlertEvent, Technique
+from rules.models import DetectionRule, Event, Technique
+from triage.models import Alert, AlertEvent
 
 _counter = itertools.count(1)
 BASE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

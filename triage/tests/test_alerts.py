@@ -9,8 +9,9 @@ import pytest
 from django.db import connection, transaction
 
 from rules.detection import make_candidate
+from rules.models import Tactic, Technique
 from triage import alerts, services
-from triage.models import Alert, AlertEvent, Tactic, Technique
+from triage.models import Alert, AlertEvent
 from triage.tests.factories import make_rule, process_doc
 
 pytestmark = pytest.mark.django_db

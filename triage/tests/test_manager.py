@@ -116,7 +116,7 @@ def test_noisy_rules_link_to_the_rule_exception_form_with_a_false_positive(built
     from triage.views.manager import rule_exception_url
 
     noisy, a3 = built["rules"][0], built["alerts"][2]
-    with_rules = [*urls.urlpatterns, path("rules/", include("rules.urls"))]
+    with_rules = [*urls.urlpatterns, path("rules/", include(("triage.views.rules", "rules")))]
     with override_settings(ROOT_URLCONF=type("U", (), {"urlpatterns": with_rules})):
         assert rule_exception_url(noisy.pk, a3.pk) == f"/rules/exceptions/new?alert={a3.pk}"
         # No false positive to start from: the admin's add page, preset to the rule.

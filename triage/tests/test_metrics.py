@@ -93,7 +93,8 @@ def fast_passwords(settings):
 
 @pytest.fixture
 def playbook_version(db):
-    from triage.models import Playbook, PlaybookVersion, Tactic, Technique
+    from rules.models import Tactic, Technique
+    from triage.models import Playbook, PlaybookVersion
     from triage.playbook_format import default_directory, load_playbook
 
     parsed = load_playbook(default_directory() / "T1059.yaml")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from triage import attack_data
+from rules import attack
 from triage.playbook_format import (
     MAX_CONDITION_DEPTH,
     MAX_FILE_BYTES,
@@ -41,9 +41,9 @@ def shipped(technique: str) -> Playbook:
 
 
 def test_attack_rows_cover_the_tactic_and_the_five_techniques():
-    assert [t.external_id for t in attack_data.TACTICS] == ["TA0002"]
-    assert attack_data.get_tactic("TA0002").name == "Execution"
-    assert attack_data.technique_ids() == (
+    assert [t.external_id for t in attack.TACTICS] == ["TA0002"]
+    assert attack.get_tactic("TA0002").name == "Execution"
+    assert attack.technique_ids() == (
         "T1059",
         "T1059.001",
         "T1059.003",
@@ -52,7 +52,7 @@ def test_attack_rows_cover_the_tactic_and_the_five_techniques():
     )
 
 
-@pytest.mark.parametrize("row", attack_data.TECHNIQUES, ids=lambda r: r.external_id)
+@pytest.mark.parametrize("row", attack.TECHNIQUES, ids=lambda r: r.external_id)
 def test_attack_technique_rows_are_complete(row):
     assert row.tactic_id == "TA0002"
     path = row.external_id.replace(".", "/")
@@ -70,16 +70,16 @@ def test_attack_technique_rows_are_complete(row):
 
 def test_unknown_technique_lookup_is_a_key_error():
     with pytest.raises(KeyError):
-        attack_data.get_technique("T9999")
+        attack.get_technique("T9999")
 
 
 # --- the shipped playbooks ------------------------------------------------------------------
 
 
 def test_every_shipped_technique_has_exactly_one_playbook():
-    assert sorted(attack_data.technique_ids()) == SHIPPED_IDS
+    assert sorted(attack.technique_ids()) == SHIPPED_IDS
     files = sorted(p.name for p in PLAYBOOK_DIR.glob("*.y*ml"))
-    assert files == sorted(f"{t}.yaml" for t in attack_data.technique_ids())
+    assert files == sorted(f"{t}.yaml" for t in attack.technique_ids())
 
 
 @pytest.mark.parametrize("technique", SHIPPED_IDS)

@@ -5,7 +5,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from triage.models import Alert, AlertEvent, Playbook, PlaybookVersion, Status, Technique
+from rules.models import Technique
+from triage.models import Alert, AlertEvent, Playbook, PlaybookVersion, Status
 from triage.tests.factories import fast_password_hashing  # noqa: F401 - autouse fixture
 
 

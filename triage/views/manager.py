@@ -18,8 +18,8 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from rules.catalog import Technique
 from triage import history, metrics, roles
-from triage.models import Technique
 from triage.templatetags.sla_tags import format_duration
 
 PAGE_SIZE = 25

@@ -20,7 +20,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET, require_POST
 
-from rules.models import DetectionRule
+from rules.catalog import DetectionRule, Technique
 from triage import roles, services
 from triage.models import (
     L1_STATUSES,
@@ -28,7 +28,6 @@ from triage.models import (
     Alert,
     Severity,
     Status,
-    Technique,
 )
 
 PAGE_SIZE = 50

@@ -1,6 +1,6 @@
 """Load the ATT&CK rows and the technique playbooks into the database (idempotent).
 
-- Tactics and techniques from ``triage.attack_data`` are upserted by external id.
+- Tactics and techniques the product ships (``rules.attack``) are upserted by external id.
 - Every playbook file in ``triage/playbooks`` (or the given folder) is validated; a file whose
   content is unchanged adds nothing, a higher ``version`` adds a PlaybookVersion (earlier
   versions stay, so triages keep the version they ran with), and changed content under the same
@@ -15,57 +15,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from triage import attack_data
-from triage.models import Playbook, PlaybookVersion, Tactic, Technique
+from rules import catalog
+from triage.models import Playbook, PlaybookVersion
 from triage.playbook_format import PlaybookFormatError, default_directory, load_all, version_change
-
-
-def load_attack_rows() -> dict[str, Technique]:
-    tactics = {}
-    for row in attack_data.TACTICS:
-        tactics[row.external_id], _ = Tactic.objects.update_or_create(
-            external_id=row.external_id,
-            defaults={"name": row.name, "description": row.description, "url": row.url},
-        )
-    techniques: dict[str, Technique] = {}
-    # Parents first: the tuple lists T1059 before its sub-techniques, but do not rely on it.
-    for row in sorted(attack_data.TECHNIQUES, key=lambda r: r.parent_id is not None):
-        techniques[row.external_id], _ = Technique.objects.update_or_create(
-            external_id=row.external_id,
-            defaults={
-                "name": row.name,
-                "description": row.description,
-                "url": row.url,
-                "tactic": tactics[row.tactic_id],
-                "parent": techniques.get(row.parent_id) if row.parent_id else None,
-            },
-        )
-    return techniques
-
-
-def technique_ids_of_threat(threat) -> list[str]:
-    """Technique and sub-technique ids named in an Elastic rule's ``threat`` mapping."""
-    ids: list[str] = []
-    for entry in threat or []:
-        for technique in (entry or {}).get("technique", []) or []:
-            if technique.get("id"):
-                ids.append(technique["id"])
-            for sub in technique.get("subtechnique", []) or []:
-                if sub.get("id"):
-                    ids.append(sub["id"])
-    return ids
-
-
-def link_rules(techniques: dict[str, Technique]) -> int:
-    from rules.models import DetectionRule
-
-    linked = 0
-    for rule in DetectionRule.objects.all():
-        wanted = [techniques[i] for i in technique_ids_of_threat(rule.threat) if i in techniques]
-        if wanted:
-            rule.techniques.add(*wanted)
-            linked += 1
-    return linked
 
 
 class Command(BaseCommand):
@@ -82,7 +34,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         counts = {"new": 0, "new_version": 0, "unchanged": 0}
         with transaction.atomic():
-            techniques = load_attack_rows()
+            techniques = catalog.load_attack_techniques()
             for playbook in playbooks:
                 technique = techniques.get(playbook.technique)
                 if technique is None:
@@ -112,7 +64,7 @@ class Command(BaseCommand):
                 row.title = playbook.title
                 row.source_path = str(playbook.source)
                 row.save(update_fields=["title", "source_path"])
-            linked = link_rules(techniques)
+            linked = catalog.link_rules_to_techniques(techniques)
         self.stdout.write(
             f"playbooks: {counts['new']} new, {counts['new_version']} new versions, "
             f"{counts['unchanged']} unchanged; techniques: {len(techniques)}; "

@@ -1,4 +1,4 @@
-"""The HTTP API: event ingest for scripts and for log shippers.
+"""The HTTP ingest API of the machine side: events from scripts and from log shippers.
 
 * ``POST /api/v1/events`` — NDJSON of events (ECS, Winlogbeat or NXLog records), optionally
   ``Content-Encoding: gzip``. Answers ``{"accepted": n, "duplicates": n, "rejected":
@@ -12,6 +12,8 @@ Authentication: an ingest source's token as ``Authorization: Bearer <token>``, a
 ``Authorization: ApiKey <base64("<anything>:<token>")>`` (or the bare token), or as HTTP Basic
 with the token as password (any user name). Without a valid token: 401. A body over
 ``INGEST_MAX_BODY_BYTES`` (before or after gunzip): 413.
+
+The URL patterns are in ``rules/urls.py`` (namespace ``api``, mounted at ``/api/``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -222,13 +223,3 @@ def es_bulk(request: HttpRequest, index: str | None = None) -> JsonResponse:
     response = JsonResponse(bulk_response(items, outcomes, took, default_index=index or "events"))
     response["X-Elastic-Product"] = "Elasticsearch"
     return response
-
-
-urlpatterns = [
-    path("v1/events", events, name="events"),
-    path("es", es_root),
-    path("es/", es_root, name="es_root"),
-    path("es/_license", es_license, name="es_license"),
-    path("es/_bulk", es_bulk, name="es_bulk"),
-    path("es/<str:index>/_bulk", es_bulk, name="es_index_bulk"),
-]

@@ -1,8 +1,8 @@
 """The MITRE ATT&CK rows the product ships: tactic TA0002 and technique T1059 with the
 sub-techniques it has playbooks for.
 
-Plain Python, no Django import. Field names follow ``triage.models.Tactic`` and
-``triage.models.Technique`` (``external_id``, ``name``, ``description``, ``url``; a technique's
+Plain Python, no Django import. Field names follow ``rules.models.Tactic`` and
+``rules.models.Technique`` (``external_id``, ``name``, ``description``, ``url``; a technique's
 ``tactic_id`` and ``parent_id`` are external ids), so a loader can upsert them by
 ``external_id``. Descriptions are our own summaries; attack.mitre.org is the reference.
 """

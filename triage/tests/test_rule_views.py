@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from rules import detection
 from rules.models import RuleException
 from rules.services import event_row, store_events
 from rules.tests.pipeline_helpers import WINSCRIPT_RULE_ID, import_library, winscript_attack
+from triage import services
 from triage.models import Alert, Status
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +61,13 @@ def test_t2_creates_an_exception_that_then_suppresses_the_rule(client, t2_user, 
     assert exception.author == t2_user and exception.values == ["*\\invoice.js"]
     assert exception.expires_at is not None
     assert alert.history.filter(kind="exception_created", actor=t2_user).exists()
+    assert alert.history.get(kind="exception_created").data == {
+        "exception": exception.pk,
+        "rule_id": WINSCRIPT_RULE_ID,
+        "field": "process.parent.args",
+        "operator": "matches",
+        "values": ["*\\invoice.js"],
+    }
     # The same attack again raises nothing.
     again = store_events([event_row(winscript_attack())]).new_pks
     assert detection.detect_new_events(again).alerts == 0
@@ -68,6 +77,21 @@ def test_l1_may_not_create_exceptions(client, l1_user, alert):
     client.force_login(l1_user)
     response = client.get(reverse("rules:exception_new") + f"?alert={alert.pk}")
     assert response.status_code == 403
+
+
+def test_the_service_refuses_an_exception_to_l1_and_writes_nothing(l1_user, alert):
+    with pytest.raises(PermissionDenied):
+        services.add_rule_exception(
+            alert,
+            l1_user,
+            field="host.name",
+            operator="exists",
+            values=[],
+            comment="x",
+            expires_at=None,
+        )
+    assert RuleException.objects.count() == 0
+    assert not alert.history.filter(kind="exception_created").exists()
 
 
 def test_an_alert_out_of_reach_is_404_and_a_missing_alert_parameter_400(client, t2_user, alert):
