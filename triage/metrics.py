@@ -446,19 +446,10 @@ GROUP BY a.version, a.question, LOWER(a.answer), s.disposition
 def alarming_answers(playbook) -> dict[str, frozenset[str]]:
     """For each question named by an escalation criterion of ``playbook``: the answers that a
     criterion lists for it (the answers that push towards escalation)."""
-    from triage.playbook_format import AnswerIs
-
     found: dict[str, set[str]] = {}
-
-    def walk(condition) -> None:
-        if isinstance(condition, AnswerIs):
-            found.setdefault(condition.question, set()).update(condition.answers)
-        else:
-            for part in condition.conditions:
-                walk(part)
-
     for criterion in playbook.escalation.criteria:
-        walk(criterion.when)
+        for leaf in criterion.when.leaves():
+            found.setdefault(leaf.question, set()).update(leaf.answers)
     return {qid: frozenset(values) for qid, values in found.items()}
 
 

@@ -17,7 +17,8 @@ from django.db import transaction
 
 from triage import attack_data
 from triage.models import Playbook, PlaybookVersion, Tactic, Technique
-from triage.playbook_format import PlaybookFormatError, default_directory, load_all, version_change
+from triage.playbook_files import default_directory, load_all
+from triage.playbook_format import PlaybookFormatError, version_change
 
 
 def load_attack_rows() -> dict[str, Technique]:
