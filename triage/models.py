@@ -444,8 +444,8 @@ class AlertFacts(models.Model):
     """One alert's history folded into the few times and counts the manager metrics need.
 
     Derived, never written by application code: a database trigger folds each AlertEvent as it
-    is inserted (``triage/facts_sql.py``), and ``manage.py rebuild_alert_facts`` recomputes the
-    table from the history. It exists so a year of metrics is one scan of a narrow table
+    is inserted (``triage/metrics/facts_sql.py``), and ``manage.py rebuild_alert_facts``
+    recomputes the table from the history. It exists so a year of metrics is one scan of a narrow table
     instead of a join over every history row.
     """
 
