@@ -142,16 +142,9 @@ def tally_questions(counts, playbooks: dict) -> list[QuestionStats]:
         kind = classify(criteria.get(question), answer or "")
         if kind is None or disposition not in MALICIOUS | BENIGN:
             continue
-        malicious = disposition in MALICIOUS
-        if kind == "alarming":
-            if malicious:
-                row.alarming_tp += count
-            else:
-                row.alarming_benign += count
-        elif malicious:
-            row.reassuring_tp += count
-        else:
-            row.reassuring_benign += count
+        outcome = "tp" if disposition in MALICIOUS else "benign"
+        counter = f"{kind}_{outcome}"  # alarming_tp, reassuring_benign, ...
+        setattr(row, counter, getattr(row, counter) + count)
     return sorted(
         stats.values(),
         key=lambda s: (

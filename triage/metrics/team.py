@@ -100,8 +100,21 @@ class RuleNoise:
         return rate(self.false_positives, self.closed)
 
 
+# Each workload figure (a field of Workload, in order) and the history rows it counts.
+WORKLOAD_ACTIONS = {
+    "claims": "e.kind = 'claimed'",
+    "escalations": "e.kind = 'escalated'",
+    "l1_closes": f"e.kind = 'closed' AND e.from_status IN {L1_STATUSES_SQL}",
+    "t2_claims": "e.kind = 't2_claimed'",
+    "returns": "e.kind = 'returned'",
+    "t2_closes": f"e.kind = 'closed' AND e.from_status IN {T2_STATUSES_SQL}",
+}
+
+
 @dataclass(frozen=True)
 class Workload:
+    """The actions one person took in the range (see :data:`WORKLOAD_ACTIONS`)."""
+
     user_id: int
     username: str
     claims: int = 0
@@ -113,14 +126,7 @@ class Workload:
 
     @property
     def total(self) -> int:
-        return (
-            self.claims
-            + self.escalations
-            + self.l1_closes
-            + self.t2_claims
-            + self.returns
-            + self.t2_closes
-        )
+        return sum(getattr(self, name) for name in WORKLOAD_ACTIONS)
 
 
 @dataclass(frozen=True)
@@ -259,20 +265,16 @@ def _facts_sql() -> str:
     )
 
 
-_WORKLOAD = """
+# Built from the constants above only.
+_WORKLOAD = f"""
 SELECT u.id, u.username,
-       COUNT(*) FILTER (WHERE e.kind = 'claimed'),
-       COUNT(*) FILTER (WHERE e.kind = 'escalated'),
-       COUNT(*) FILTER (WHERE e.kind = 'closed' AND e.from_status IN {l1}),
-       COUNT(*) FILTER (WHERE e.kind = 't2_claimed'),
-       COUNT(*) FILTER (WHERE e.kind = 'returned'),
-       COUNT(*) FILTER (WHERE e.kind = 'closed' AND e.from_status IN {t2})
+       {", ".join(f"COUNT(*) FILTER (WHERE {rows})" for rows in WORKLOAD_ACTIONS.values())}
 FROM triage_alertevent e
 JOIN auth_user u ON u.id = e.actor_id
 WHERE e.kind IN ('claimed', 'escalated', 'closed', 't2_claimed', 'returned')
   AND e.created_at >= %s AND e.created_at < %s
 GROUP BY u.id, u.username
-"""
+"""  # noqa: S608
 
 
 def _percentiles_elsewhere(cursor, params) -> dict[str, float | None]:
@@ -318,7 +320,7 @@ def team_metrics(start: datetime, end: datetime, now: datetime | None = None) ->
                 current: Duration = getattr(metrics, name)
                 setattr(metrics, name, Duration(current.count, current.mean, value))
 
-        cursor.execute(_WORKLOAD.format(l1=L1_STATUSES_SQL, t2=T2_STATUSES_SQL), params[:2])
+        cursor.execute(_WORKLOAD, params[:2])
         workload = [Workload(*row) for row in cursor.fetchall()]
 
     metrics.sla = [
