@@ -55,9 +55,9 @@ def _expressions(vendor: str, row: str) -> dict[str, str]:
     }
 
 
-# First times keep the earliest value, last times the latest, counters add up.
+# First times keep the earliest value, the other times (closed, reopened) the latest, counters
+# add up.
 _FIRST = ("claimed_at", "escalated_at")
-_LAST = ("closed_at", "fp_closed_at", "reopened_at")
 
 
 def _merge(vendor: str, column: str) -> str:

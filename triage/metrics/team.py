@@ -73,14 +73,6 @@ class Duration:
     mean: float | None
     p90: float | None
 
-    @property
-    def mean_delta(self) -> timedelta | None:
-        return None if self.mean is None else timedelta(seconds=self.mean)
-
-    @property
-    def p90_delta(self) -> timedelta | None:
-        return None if self.p90 is None else timedelta(seconds=self.p90)
-
 
 def rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
@@ -136,10 +128,6 @@ class SlaRow:
     alerts: int
     breached: int
     open_breached: int
-
-    @property
-    def breach_rate(self) -> float | None:
-        return rate(self.breached, self.alerts)
 
 
 @dataclass
