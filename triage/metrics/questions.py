@@ -11,6 +11,7 @@ from django.db import connection
 from triage.metrics.sql import json_text, param
 from triage.metrics.team import rate
 from triage.models import Disposition, PlaybookVersion
+from triage.playbook_format import NO, YES
 
 MALICIOUS = frozenset({Disposition.TRUE_POSITIVE})
 BENIGN = frozenset({Disposition.FALSE_POSITIVE, Disposition.BENIGN_TRUE_POSITIVE})
@@ -111,7 +112,7 @@ def classify(alarming: frozenset[str] | None, answer: str) -> str | None:
         return None
     if answer in alarming:
         return "alarming"
-    if answer in ("yes", "no"):
+    if answer in (YES, NO):
         return "reassuring"
     return None
 
