@@ -41,9 +41,9 @@ from django.db.models import Case as CaseWhen
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 
-from triage.models import Alert, AlertEvent
+from triage.models import L1_STATUSES, Alert, AlertEvent
 
-DECISION = Q(kind="escalated") | Q(kind="closed", from_status__in=("new", "triage"))
+DECISION = Q(kind="escalated") | Q(kind="closed", from_status__in=L1_STATUSES)
 OUTCOME_KINDS = {"t2_accepted": "accepted", "returned": "returned", "closed": "t2_closed"}
 OUTCOMES = {
     "accepted": "Accepted by T2",

@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from rules.detection import alert_key  # noqa: F401 (the key Alert.key holds; detection owns it)
 from triage import roles
+from triage.playbook_format import Playbook as ParsedPlaybook
+from triage.playbook_validation import playbook_from_dict
 
 
 class Severity(models.TextChoices):
@@ -307,23 +309,14 @@ class PlaybookVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.playbook.technique.external_id} v{self.version}"
 
-    def parsed(self):
-        """The content as a frozen ``playbook_format.Playbook``, validated again on the way
-        in. Cached per process by content hash: versions are immutable."""
-        cached = _PARSED_PLAYBOOKS.get(self.content_hash)
-        if cached is None:
-            import yaml
+    _parsed: ParsedPlaybook | None = None
 
-            from triage.playbook_format import parse_playbook
-
-            cached = parse_playbook(
-                yaml.safe_dump(self.content, allow_unicode=True), source=str(self.pk)
-            )
-            _PARSED_PLAYBOOKS[self.content_hash] = cached
-        return cached
-
-
-_PARSED_PLAYBOOKS: dict = {}
+    def parsed(self) -> ParsedPlaybook:
+        """The content as a frozen ``playbook_format.Playbook``, validated again on the way in.
+        Built from the stored data directly, once per instance: versions are immutable."""
+        if self._parsed is None:
+            self._parsed = playbook_from_dict(self.content, source=str(self.pk))
+        return self._parsed
 
 
 class Triage(models.Model):
@@ -417,8 +410,8 @@ class AlertFacts(models.Model):
     """One alert's history folded into the few times and counts the manager metrics need.
 
     Derived, never written by application code: a database trigger folds each AlertEvent as it
-    is inserted (``triage/facts_sql.py``), and ``manage.py rebuild_alert_facts`` recomputes the
-    table from the history. It exists so a year of metrics is one scan of a narrow table
+    is inserted (``triage/metrics/facts_sql.py``), and ``manage.py rebuild_alert_facts``
+    recomputes the table from the history. It exists so a year of metrics is one scan of a narrow table
     instead of a join over every history row.
     """
 

@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from triage import facts_sql
+from triage.metrics import facts_sql
 
 
 def install_fold(apps, schema_editor):

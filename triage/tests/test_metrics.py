@@ -95,7 +95,7 @@ def fast_passwords(settings):
 def playbook_version(db):
     from rules.models import Tactic, Technique
     from triage.models import Playbook, PlaybookVersion
-    from triage.playbook_format import default_directory, load_playbook
+    from triage.playbook_files import default_directory, load_playbook
 
     parsed = load_playbook(default_directory() / "T1059.yaml")
     tactic, _ = Tactic.objects.get_or_create(external_id="TA0002", defaults={"name": "Execution"})

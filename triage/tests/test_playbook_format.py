@@ -10,9 +10,14 @@ import pytest
 import yaml
 
 from rules import attack
-from triage.playbook_format import (
-    MAX_CONDITION_DEPTH,
+from triage.playbook_files import (
     MAX_FILE_BYTES,
+    default_directory,
+    load_all,
+    load_playbook,
+    parse_playbook,
+)
+from triage.playbook_format import (
     SECTIONS,
     TEXT,
     YES_NO_UNKNOWN,
@@ -21,12 +26,9 @@ from triage.playbook_format import (
     AnyOf,
     Playbook,
     PlaybookFormatError,
-    default_directory,
-    load_all,
-    load_playbook,
-    parse_playbook,
     version_change,
 )
+from triage.playbook_validation import MAX_CONDITION_DEPTH
 
 PLAYBOOK_DIR = default_directory()
 SHIPPED = load_all(PLAYBOOK_DIR)

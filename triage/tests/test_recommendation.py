@@ -8,17 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from triage.playbook_format import (
-    YES_NO_UNKNOWN,
-    AllOf,
-    AnswerIs,
-    AnyOf,
-    Condition,
-    Playbook,
-    default_directory,
-    load_all,
-    playbook_from_dict,
-)
+from triage.playbook_files import default_directory, load_all
+from triage.playbook_format import YES_NO_UNKNOWN, AllOf, AnswerIs, AnyOf, Condition, Playbook
+from triage.playbook_validation import playbook_from_dict
 from triage.recommendation import (
     CLOSE,
     DECISIONS,

@@ -17,7 +17,7 @@ def run(*args) -> str:
 
 
 def _copy_playbooks(tmp_path):
-    from triage.playbook_format import default_directory
+    from triage.playbook_files import default_directory
 
     for path in default_directory().glob("*.yaml"):
         (tmp_path / path.name).write_text(path.read_text())

@@ -17,7 +17,8 @@ from django.db import transaction
 
 from rules import catalog
 from triage.models import Playbook, PlaybookVersion
-from triage.playbook_format import PlaybookFormatError, default_directory, load_all, version_change
+from triage.playbook_files import default_directory, load_all
+from triage.playbook_format import PlaybookFormatError, version_change
 
 
 class Command(BaseCommand):

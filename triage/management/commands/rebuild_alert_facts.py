@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from triage import facts_sql
+from triage.metrics import facts_sql
 from triage.models import AlertFacts
 
 

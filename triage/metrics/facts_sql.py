@@ -11,9 +11,10 @@ Only the kinds the metrics read are folded: claimed, escalated, closed, reopened
 
 from __future__ import annotations
 
+from triage.metrics.sql import L1_STATUSES_SQL, in_list, json_text
+
 FOLDED_KINDS = ("claimed", "escalated", "closed", "reopened", "returned")
-_KINDS_SQL = "(" + ", ".join(f"'{kind}'" for kind in FOLDED_KINDS) + ")"
-_L1_SQL = "('new', 'triage')"
+_KINDS_SQL = in_list(FOLDED_KINDS)
 
 COLUMNS = (
     "claimed_at",
@@ -30,15 +31,12 @@ COLUMNS = (
 
 def _expressions(vendor: str, row: str) -> dict[str, str]:
     """Per-event contributions of one history row (``row`` is its alias) to each column."""
+    disposition = json_text(f"{row}.data", "disposition", vendor)
     if vendor == "postgresql":
-        disposition = f"({row}.data ->> 'disposition')"
         override = f"(({row}.data -> 'override') = 'true'::jsonb)"
     else:
-        disposition = f"json_extract({row}.data, '$.disposition')"
         override = f"(json_extract({row}.data, '$.override') = 1)"
-    l1_decision = (
-        f"({row}.kind = 'escalated' OR ({row}.kind = 'closed' AND {row}.from_status IN {_L1_SQL}))"
-    )
+    l1_decision = f"({row}.kind = 'escalated' OR ({row}.kind = 'closed' AND {row}.from_status IN {L1_STATUSES_SQL}))"
     return {
         "claimed_at": f"CASE WHEN {row}.kind = 'claimed' THEN {row}.created_at END",
         "escalated_at": f"CASE WHEN {row}.kind = 'escalated' THEN {row}.created_at END",
@@ -50,16 +48,16 @@ def _expressions(vendor: str, row: str) -> dict[str, str]:
         "reopened_at": f"CASE WHEN {row}.kind = 'reopened' THEN {row}.created_at END",
         "n_escalated": f"CASE WHEN {row}.kind = 'escalated' THEN 1 ELSE 0 END",
         "n_l1_closed": (
-            f"CASE WHEN {row}.kind = 'closed' AND {row}.from_status IN {_L1_SQL} THEN 1 ELSE 0 END"
+            f"CASE WHEN {row}.kind = 'closed' AND {row}.from_status IN {L1_STATUSES_SQL} THEN 1 ELSE 0 END"
         ),
         "n_override": f"CASE WHEN {override} AND {l1_decision} THEN 1 ELSE 0 END",
         "n_returned": f"CASE WHEN {row}.kind = 'returned' THEN 1 ELSE 0 END",
     }
 
 
-# First times keep the earliest value, last times the latest, counters add up.
+# First times keep the earliest value, the other times (closed, reopened) the latest, counters
+# add up.
 _FIRST = ("claimed_at", "escalated_at")
-_LAST = ("closed_at", "fp_closed_at", "reopened_at")
 
 
 def _merge(vendor: str, column: str) -> str:

@@ -37,49 +37,21 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from triage.models import Disposition, Severity
-
-L1_STATUSES_SQL = "('new', 'triage')"
-T2_STATUSES_SQL = "('escalated', 'investigating', 'containment')"
-
-
-# --- the few SQL pieces that differ between PostgreSQL and SQLite (the demo's database) -------
-
-
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def _seconds(later: str, earlier: str) -> str:
-    """SQL for ``later - earlier`` in seconds (a float)."""
-    if _is_postgres():
-        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
-    # julianday() is a float of days: round to the millisecond to drop its float noise.
-    return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
-
-
-def _json_text(column: str, key: str) -> str:
-    if _is_postgres():
-        return f"({column} ->> '{key}')"
-    return f"json_extract({column}, '$.{key}')"
-
-
-def _p90(expression: str) -> str:
-    """The nearest-rank 90th percentile aggregate (PostgreSQL); elsewhere NULL, filled in by
-    :func:`_fill_percentiles`."""
-    if _is_postgres():
-        return f"percentile_disc(0.9) WITHIN GROUP (ORDER BY {expression})"
-    return "NULL"
-
-
-def _param(value: datetime):
-    return connection.ops.adapt_datetimefield_value(value)
+from triage.metrics.sql import (
+    L1_STATUSES_SQL,
+    T2_STATUSES_SQL,
+    is_postgres,
+    p90,
+    param,
+    seconds,
+)
+from triage.models import Severity
 
 
 def nearest_rank(values: list[float], fraction: float = 0.9) -> float | None:
@@ -101,14 +73,6 @@ class Duration:
     mean: float | None
     p90: float | None
 
-    @property
-    def mean_delta(self) -> timedelta | None:
-        return None if self.mean is None else timedelta(seconds=self.mean)
-
-    @property
-    def p90_delta(self) -> timedelta | None:
-        return None if self.p90 is None else timedelta(seconds=self.p90)
-
 
 def rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
@@ -128,8 +92,21 @@ class RuleNoise:
         return rate(self.false_positives, self.closed)
 
 
+# Each workload figure (a field of Workload, in order) and the history rows it counts.
+WORKLOAD_ACTIONS = {
+    "claims": "e.kind = 'claimed'",
+    "escalations": "e.kind = 'escalated'",
+    "l1_closes": f"e.kind = 'closed' AND e.from_status IN {L1_STATUSES_SQL}",
+    "t2_claims": "e.kind = 't2_claimed'",
+    "returns": "e.kind = 'returned'",
+    "t2_closes": f"e.kind = 'closed' AND e.from_status IN {T2_STATUSES_SQL}",
+}
+
+
 @dataclass(frozen=True)
 class Workload:
+    """The actions one person took in the range (see :data:`WORKLOAD_ACTIONS`)."""
+
     user_id: int
     username: str
     claims: int = 0
@@ -141,14 +118,7 @@ class Workload:
 
     @property
     def total(self) -> int:
-        return (
-            self.claims
-            + self.escalations
-            + self.l1_closes
-            + self.t2_claims
-            + self.returns
-            + self.t2_closes
-        )
+        return sum(getattr(self, name) for name in WORKLOAD_ACTIONS)
 
 
 @dataclass(frozen=True)
@@ -158,10 +128,6 @@ class SlaRow:
     alerts: int
     breached: int
     open_breached: int
-
-    @property
-    def breach_rate(self) -> float | None:
-        return rate(self.breached, self.alerts)
 
 
 @dataclass
@@ -271,36 +237,32 @@ def _facts_sql() -> str:
         if severity in Severity.values
     )
     default = int(minutes.get("medium", 1440)) * 60
-    age = _seconds("a.sla_due_at", "a.created_at")
-    ack = _seconds("r.claimed_at", "r.raised_at")
-    esc = _seconds("r.escalated_at", "r.raised_at")
-    res = _seconds("r.resolved_at", "r.raised_at")
+    age = seconds("a.sla_due_at", "a.created_at")
+    ack = seconds("r.claimed_at", "r.raised_at")
+    esc = seconds("r.escalated_at", "r.raised_at")
+    res = seconds("r.resolved_at", "r.raised_at")
     return _FACTS.format(
         due_seconds=f"COALESCE({age}, CASE a.severity {target} ELSE {default} END)",
         ack=ack,
         esc=esc,
         res=res,
-        age_now=_seconds("%s", "r.raised_at"),
-        p90_ack=_p90("ack"),
-        p90_esc=_p90("esc"),
-        p90_res=_p90("res"),
+        age_now=seconds("%s", "r.raised_at"),
+        p90_ack=p90("ack"),
+        p90_esc=p90("esc"),
+        p90_res=p90("res"),
     )
 
 
-_WORKLOAD = """
+# Built from the constants above only.
+_WORKLOAD = f"""
 SELECT u.id, u.username,
-       COUNT(*) FILTER (WHERE e.kind = 'claimed'),
-       COUNT(*) FILTER (WHERE e.kind = 'escalated'),
-       COUNT(*) FILTER (WHERE e.kind = 'closed' AND e.from_status IN {l1}),
-       COUNT(*) FILTER (WHERE e.kind = 't2_claimed'),
-       COUNT(*) FILTER (WHERE e.kind = 'returned'),
-       COUNT(*) FILTER (WHERE e.kind = 'closed' AND e.from_status IN {t2})
+       {", ".join(f"COUNT(*) FILTER (WHERE {rows})" for rows in WORKLOAD_ACTIONS.values())}
 FROM triage_alertevent e
 JOIN auth_user u ON u.id = e.actor_id
 WHERE e.kind IN ('claimed', 'escalated', 'closed', 't2_claimed', 'returned')
   AND e.created_at >= %s AND e.created_at < %s
 GROUP BY u.id, u.username
-"""
+"""  # noqa: S608
 
 
 def _percentiles_elsewhere(cursor, params) -> dict[str, float | None]:
@@ -320,7 +282,7 @@ def team_metrics(start: datetime, end: datetime, now: datetime | None = None) ->
     one statement over the cohort's history, one over the range's actions (workload)."""
     now = now or timezone.now()
     metrics = TeamMetrics(start=start, end=end, now=now)
-    params = [_param(start), _param(end), _param(now), _param(now)]
+    params = [param(start), param(end), param(now), param(now)]
     sla_counts: dict[str, tuple[int, int, int]] = {}
     rules: list[RuleNoise] = []
     with connection.cursor() as cursor:
@@ -340,13 +302,13 @@ def team_metrics(start: datetime, end: datetime, now: datetime | None = None) ->
             else:
                 latest_fp = int(v[3]) if v[3] is not None else None
                 rules.append(RuleNoise(int(key), "", int(v[0]), int(v[1]), int(v[2]), latest_fp))
-        if not _is_postgres() and metrics.alerts:
+        if not is_postgres() and metrics.alerts:
             p90 = _percentiles_elsewhere(cursor, params)
             for name, value in p90.items():
                 current: Duration = getattr(metrics, name)
                 setattr(metrics, name, Duration(current.count, current.mean, value))
 
-        cursor.execute(_WORKLOAD.format(l1=L1_STATUSES_SQL, t2=T2_STATUSES_SQL), params[:2])
+        cursor.execute(_WORKLOAD, params[:2])
         workload = [Workload(*row) for row in cursor.fetchall()]
 
     metrics.sla = [
@@ -408,247 +370,3 @@ def _rule_names(ids: list[int]) -> dict[int, str]:
 
 def _float(value) -> float | None:
     return None if value is None else float(value)
-
-
-# --- per-question analytics ------------------------------------------------------------------
-
-MALICIOUS = frozenset({Disposition.TRUE_POSITIVE})
-BENIGN = frozenset({Disposition.FALSE_POSITIVE, Disposition.BENIGN_TRUE_POSITIVE})
-
-# Per cohort alert with a standing close: the last answer to each question, with the
-# disposition of that close. Duplicates say nothing about the question, so they are left out.
-_ANSWERS = """
-WITH standing AS (
-    SELECT e.alert_id, {disposition} AS disposition
-    FROM triage_alertevent e
-    JOIN triage_alert a ON a.id = e.alert_id
-    WHERE e.kind = 'closed' AND a.created_at >= %s AND a.created_at < %s
-      AND NOT EXISTS (
-          SELECT 1 FROM triage_alertevent l
-          WHERE l.alert_id = e.alert_id AND l.kind IN ('closed', 'reopened')
-            AND (l.created_at > e.created_at OR (l.created_at = e.created_at AND l.id > e.id)))
-),
-answers AS (
-    SELECT q.alert_id, {question} AS question, {answer} AS answer, {version} AS version,
-           ROW_NUMBER() OVER (PARTITION BY q.alert_id, {question}
-                              ORDER BY q.created_at DESC, q.id DESC) AS n
-    FROM triage_alertevent q
-    JOIN standing s ON s.alert_id = q.alert_id
-    WHERE q.kind = 'answered'
-)
-SELECT a.version, a.question, LOWER(a.answer), s.disposition, COUNT(*)
-FROM answers a JOIN standing s ON s.alert_id = a.alert_id
-WHERE a.n = 1 AND s.disposition <> 'duplicate'
-GROUP BY a.version, a.question, LOWER(a.answer), s.disposition
-"""
-
-
-def alarming_answers(playbook) -> dict[str, frozenset[str]]:
-    """For each question named by an escalation criterion of ``playbook``: the answers that a
-    criterion lists for it (the answers that push towards escalation)."""
-    from triage.playbook_format import AnswerIs
-
-    found: dict[str, set[str]] = {}
-
-    def walk(condition) -> None:
-        if isinstance(condition, AnswerIs):
-            found.setdefault(condition.question, set()).update(condition.answers)
-        else:
-            for part in condition.conditions:
-                walk(part)
-
-    for criterion in playbook.escalation.criteria:
-        walk(criterion.when)
-    return {qid: frozenset(values) for qid, values in found.items()}
-
-
-@dataclass
-class QuestionStats:
-    """How one playbook question's answers lined up with the final dispositions.
-
-    Over alerts whose standing close has a disposition other than duplicate, the question's
-    last answer is:
-
-    * *alarming* when an escalation criterion of the playbook lists that answer for the
-      question (``obfuscated = yes``; ``expected_origin = no``; ``unknown`` where a criterion
-      lists it);
-    * *reassuring* when it is a definite yes/no that no criterion lists;
-    * neither otherwise ("unknown" not listed, text answers, questions no criterion names).
-
-    The outcome is *malicious* for ``true_positive`` and *benign* for ``false_positive`` or
-    ``benign_true_positive``. The answer **agrees** with the disposition when it is alarming
-    and the outcome malicious, or reassuring and the outcome benign.
-    ``agreement`` = agreeing / (alarming + reassuring); ``precision`` = malicious among
-    alarming answers (how well an alarming answer predicts a true positive); ``recall`` =
-    alarming among malicious outcomes.
-    """
-
-    technique: str
-    question: str
-    text: str
-    in_criterion: bool
-    answered: int = 0
-    alarming_tp: int = 0
-    alarming_benign: int = 0
-    reassuring_tp: int = 0
-    reassuring_benign: int = 0
-
-    @property
-    def alarming(self) -> int:
-        return self.alarming_tp + self.alarming_benign
-
-    @property
-    def judged(self) -> int:
-        return self.alarming + self.reassuring_tp + self.reassuring_benign
-
-    @property
-    def agreement(self) -> float | None:
-        return rate(self.alarming_tp + self.reassuring_benign, self.judged)
-
-    @property
-    def precision(self) -> float | None:
-        return rate(self.alarming_tp, self.alarming)
-
-    @property
-    def recall(self) -> float | None:
-        return rate(self.alarming_tp, self.alarming_tp + self.reassuring_tp)
-
-
-def classify(alarming: frozenset[str] | None, answer: str) -> str | None:
-    """ "alarming", "reassuring" or None for an answer (see :class:`QuestionStats`)."""
-    if alarming is None:
-        return None
-    if answer in alarming:
-        return "alarming"
-    if answer in ("yes", "no"):
-        return "reassuring"
-    return None
-
-
-def tally_questions(counts, playbooks: dict) -> list[QuestionStats]:
-    """Fold ``(version, question, answer, disposition, count)`` rows into per-question stats.
-
-    ``playbooks`` maps a version key (the ``playbook_version`` of the answers) to a parsed
-    playbook; answers of an unknown version are skipped. A question is keyed by technique and
-    id, so versions of one playbook add up."""
-    stats: dict[tuple[str, str], QuestionStats] = {}
-    for version, question, answer, disposition, count in counts:
-        playbook = playbooks.get(version)
-        if playbook is None:
-            continue
-        try:
-            text = playbook.question(question).text
-        except KeyError:
-            continue
-        criteria = alarming_answers(playbook)
-        key = (playbook.technique, question)
-        row = stats.get(key)
-        if row is None:
-            row = stats[key] = QuestionStats(
-                playbook.technique, question, text, question in criteria
-            )
-        row.answered += count
-        kind = classify(criteria.get(question), answer or "")
-        if kind is None or disposition not in MALICIOUS | BENIGN:
-            continue
-        malicious = disposition in MALICIOUS
-        if kind == "alarming":
-            if malicious:
-                row.alarming_tp += count
-            else:
-                row.alarming_benign += count
-        elif malicious:
-            row.reassuring_tp += count
-        else:
-            row.reassuring_benign += count
-    return sorted(
-        stats.values(),
-        key=lambda s: (
-            s.precision is None,
-            -(s.precision or 0),
-            -s.alarming,
-            s.technique,
-            s.question,
-        ),
-    )
-
-
-def question_counts(start: datetime, end: datetime) -> list[tuple]:
-    """The raw ``(version, question, answer, disposition, count)`` rows for the cohort."""
-    sql = _ANSWERS.format(
-        disposition=_json_text("e.data", "disposition"),
-        question=_json_text("q.data", "question"),
-        answer=_json_text("q.data", "answer"),
-        version=_json_text("q.data", "playbook_version"),
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_param(start), _param(end)])
-        return [(str(v) if v is not None else None, *rest) for v, *rest in cursor.fetchall()]
-
-
-def question_stats(start: datetime, end: datetime) -> list[QuestionStats]:
-    """Per-question agreement for the alerts raised in ``[start, end)``."""
-    from triage.models import PlaybookVersion
-
-    counts = question_counts(start, end)
-    ids = {int(v) for v, *_ in counts if v is not None and str(v).isdigit()}
-    playbooks = {
-        str(version.pk): version.parsed()
-        for version in PlaybookVersion.objects.filter(pk__in=ids).select_related(
-            "playbook__technique"
-        )
-    }
-    return tally_questions(counts, playbooks)
-
-
-# --- the date range of the manager pages -----------------------------------------------------
-
-PRESETS = {"7d": 7, "30d": 30, "90d": 90, "365d": 365}
-DEFAULT_PRESET = "30d"
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """Whole days ``first`` .. ``last`` (inclusive) in the site's time zone; ``start``/``end``
-    are the matching half-open datetimes ``[first 00:00, last + 1 day 00:00)``."""
-
-    first: date
-    last: date
-    preset: str = ""
-
-    @property
-    def start(self) -> datetime:
-        return timezone.make_aware(datetime.combine(self.first, time.min))
-
-    @property
-    def end(self) -> datetime:
-        return timezone.make_aware(datetime.combine(self.last + timedelta(days=1), time.min))
-
-    def query(self) -> dict[str, str]:
-        if self.preset:
-            return {"preset": self.preset}
-        return {"from": self.first.isoformat(), "to": self.last.isoformat()}
-
-    @classmethod
-    def from_query(cls, query, today: date | None = None) -> DateRange:
-        """From ``?from=YYYY-MM-DD&to=YYYY-MM-DD`` or ``?preset=7d|30d|90d|365d``; bad or
-        missing values fall back to the last 30 days; a reversed range is swapped."""
-        today = today or timezone.localdate()
-        first, last = _parse_date(query.get("from")), _parse_date(query.get("to"))
-        if first or last:
-            last = last or today
-            first = first or last - timedelta(days=PRESETS[DEFAULT_PRESET] - 1)
-            if first > last:
-                first, last = last, first
-            return cls(first, last)
-        preset = query.get("preset") if query.get("preset") in PRESETS else DEFAULT_PRESET
-        return cls(today - timedelta(days=PRESETS[preset] - 1), today, preset)
-
-
-def _parse_date(value) -> date | None:
-    try:
-        parsed = date.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
-    # Keep to years the database and the date widgets handle.
-    return parsed if parsed and 1970 <= parsed.year <= 9998 else None
