@@ -1,8 +1,50 @@
+"""Every URL of the project's human side, in one place.
+
+The view modules only define views; this module names them. Namespaces (``queue:``,
+``alert:``, ``manager:``, ``api_history:``) are part of the contract: templates, tests and
+redirects reverse them.
+"""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from triage.views import core
+from triage.views import alert, api_history, core, l1, manager, queue, t2
+
+queue_patterns = [
+    path("l1/", queue.l1_queue, name="l1"),
+    path("t2/", queue.t2_queue, name="t2"),
+    path("<str:stage>/new-count/", queue.new_count, name="new_count"),
+    path("<str:stage>/bulk/", queue.bulk, name="bulk"),
+]
+
+alert_patterns = [
+    path("<int:alert_id>/", alert.detail, name="detail"),
+    # L1 actions
+    path("<int:alert_id>/claim/", l1.claim, name="claim"),
+    path("<int:alert_id>/answer/", l1.answer, name="answer"),
+    path("<int:alert_id>/step/", l1.step, name="step"),
+    path("<int:alert_id>/escalate/", l1.escalate, name="escalate"),
+    path("<int:alert_id>/close/", l1.close, name="close"),
+    # T2 actions
+    path("<int:alert_id>/t2/claim/", t2.claim, name="t2_claim"),
+    path("<int:alert_id>/t2/accept/", t2.accept, name="t2_accept"),
+    path("<int:alert_id>/t2/return/", t2.return_to_l1, name="t2_return"),
+    path("<int:alert_id>/t2/item/", t2.item, name="t2_item"),
+    path("<int:alert_id>/t2/close/", t2.close, name="t2_close"),
+]
+
+# The landing page keeps its name: managers are sent to "manager:history" after login.
+manager_patterns = [
+    path("history/", manager.history_view, name="history"),
+    path("history/export.csv", manager.export_csv, name="export_csv"),
+    path("metrics/", manager.metrics_view, name="metrics"),
+    path("questions/", manager.questions_view, name="questions"),
+]
+
+api_history_patterns = [
+    path("", api_history.export, name="export"),
+]
 
 urlpatterns = [
     path("", core.home, name="home"),
@@ -14,12 +56,12 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("no-role/", core.no_role, name="no_role"),
-    path("queue/", include(("triage.views.queue", "queue"))),
-    path("alerts/", include(("triage.views.alert", "alert"))),
-    path("manager/", include(("triage.views.manager", "manager"))),
+    path("queue/", include((queue_patterns, "queue"))),
+    path("alerts/", include((alert_patterns, "alert"))),
+    path("manager/", include((manager_patterns, "manager"))),
     path("rules/", include("rules.urls")),
     # More specific than the ingest API below, so it is matched first.
-    path("api/v1/history/", include(("triage.views.api_history", "api_history"))),
+    path("api/v1/history/", include((api_history_patterns, "api_history"))),
     path("api/", include(("triage.views.api", "api"))),
     path("admin/", admin.site.urls),
 ]

@@ -1,15 +1,15 @@
 """The alert page: summary, matched events with decoded command lines, process tree, host
 timeline, history, the rule's investigation guide, and the playbook/workflow panel.
 
-The L1 and T2 actions (``l1.py``, ``t2.py``) post here and re-render the workflow panel (and
-the summary, out of band) from fresh state when the request comes from htmx, else redirect.
+The L1 and T2 actions (``l1.py``, ``t2.py``) run through :func:`run_action`, which re-renders
+the workflow panel (and the summary, out of band) from fresh state when the request comes from
+htmx, else redirects.
 """
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import reswap, retarget
@@ -23,7 +23,7 @@ from triage.models import (
     Disposition,
     Status,
 )
-from triage.views import alert_data
+from triage.views import alert_data, htmx
 
 ACTION_URLS = (
     "claim", "answer", "step", "escalate", "close",
@@ -143,13 +143,14 @@ def detail(request, alert_id: int):
     tab = request.GET.get("tab", "events")
     if tab not in dict(TABS):
         tab = "events"
-    context = {"tab": tab, "tabs": TABS, **tab_context(alert, tab, request)}
-    if request.htmx and request.htmx.target == "tab-content":
-        context["alert"] = alert
-        return render(request, "triage/alert.html#tab_content", context)
-    context.update(workflow_context(request, alert))
-    context["techniques"] = list(alert.techniques.all())
-    return render(request, "triage/alert.html", context)
+    context = {"tab": tab, "tabs": TABS, "alert": alert, **tab_context(alert, tab, request)}
+    if not htmx.wants_fragment(request, "tab-content"):
+        # The whole page also draws the workflow panel; the tab fragment does not need it.
+        context.update(workflow_context(request, alert))
+        context["techniques"] = list(alert.techniques.all())
+    return htmx.render_fragment_or_page(
+        request, "triage/alert.html", "tab_content", context, target="tab-content"
+    )
 
 
 def after_action(request, alert_id: int, error: str = "", *, question=None, item=None):
@@ -157,10 +158,15 @@ def after_action(request, alert_id: int, error: str = "", *, question=None, item
     the fresh workflow panel and summary (out of band). An answer or checklist change returns
     only its own row plus what depends on it, so quick clicks elsewhere are never overwritten;
     an error re-targets the whole panel."""
-    if not request.htmx:
-        if error:
-            messages.error(request, error)
-        return redirect("alert:detail", alert_id=alert_id)
+    return htmx.rerender_or_redirect(
+        request,
+        lambda: _fresh_workflow(request, alert_id, error, question=question, item=item),
+        reverse("alert:detail", args=[alert_id]),
+        error=error,
+    )
+
+
+def _fresh_workflow(request, alert_id: int, error: str, *, question, item):
     alert = get_object_or_404(Alert.objects.select_related("rule", "assignee"), pk=alert_id)
     context = workflow_context(request, alert, error)
     context["techniques"] = list(alert.techniques.all())
@@ -188,10 +194,15 @@ def after_action(request, alert_id: int, error: str = "", *, question=None, item
     return response
 
 
-from triage.views import l1, t2  # noqa: E402 - the action views use the helpers above
+def run_action(request, alert_id: int, action, **fragment):
+    """Run ``action()`` (a ``services`` transition) for an alert the user can reach, and answer
+    as :func:`after_action` does: a refused transition (``WorkflowError``) becomes the error
+    shown, anything else re-renders ``fragment`` (a question or checklist row) or the panel.
 
-urlpatterns = [
-    path("<int:alert_id>/", detail, name="detail"),
-    *l1.urlpatterns,
-    *t2.urlpatterns,
-]
+    A 404 comes before the action when the alert is outside the user's reach."""
+    get_alert(request, alert_id)
+    try:
+        action()
+    except services.WorkflowError as exc:
+        return after_action(request, alert_id, str(exc))
+    return after_action(request, alert_id, **fragment)

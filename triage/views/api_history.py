@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import orjson
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
-from django.urls import path
 from django.views.decorators.http import require_GET
 
 from triage import history, metrics, roles
@@ -38,8 +37,3 @@ def export(request: HttpRequest):
     )
     response["Cache-Control"] = "no-store"
     return response
-
-
-urlpatterns = [
-    path("", export, name="export"),
-]

@@ -13,14 +13,14 @@ from urllib.parse import urlencode
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import HttpRequest, StreamingHttpResponse
-from django.shortcuts import render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from triage import history, metrics, roles
 from triage.models import Technique
 from triage.templatetags.sla_tags import format_duration
+from triage.views import htmx
 
 PAGE_SIZE = 25
 EXPORT_CHUNK = 2000
@@ -122,6 +122,11 @@ def _duration_text(seconds: float | None) -> str:
     return "—" if seconds is None else format_duration(timedelta(seconds=seconds))
 
 
+def _page_or_results(request: HttpRequest, template: str, context: dict):
+    """Every manager page redraws only its ``results`` fragment when htmx asks for it."""
+    return htmx.render_fragment_or_page(request, template, "results", context, target="results")
+
+
 # --- views -----------------------------------------------------------------------------------
 
 
@@ -175,10 +180,7 @@ def history_view(request: HttpRequest):
         "outcomes": [*history.OUTCOMES.items(), ("override", "Overrides only")],
         "now": timezone.now(),
     }
-    template = "triage/manager/history.html"
-    if request.htmx and request.htmx.target == "results":
-        template += "#results"
-    return render(request, template, context)
+    return _page_or_results(request, "triage/manager/history.html", context)
 
 
 def _rule_choices():
@@ -254,10 +256,7 @@ def metrics_view(request: HttpRequest):
             [(w.username[:28], w.total, str(w.total)) for w in m.workload[:15]]
         ),
     }
-    template = "triage/manager/metrics.html"
-    if request.htmx and request.htmx.target == "results":
-        template += "#results"
-    return render(request, template, context)
+    return _page_or_results(request, "triage/manager/metrics.html", context)
 
 
 @require_GET
@@ -276,10 +275,7 @@ def questions_view(request: HttpRequest):
         "stats": stats,
         "chart": bar_chart(chart_rows),
     }
-    template = "triage/manager/questions.html"
-    if request.htmx and request.htmx.target == "results":
-        template += "#results"
-    return render(request, template, context)
+    return _page_or_results(request, "triage/manager/questions.html", context)
 
 
 # --- CSV export ------------------------------------------------------------------------------
@@ -324,12 +320,3 @@ def export_csv(request: HttpRequest):
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response
-
-
-# The landing page keeps its name: managers are sent to "manager:history" after login.
-urlpatterns = [
-    path("history/", history_view, name="history"),
-    path("history/export.csv", export_csv, name="export_csv"),
-    path("metrics/", metrics_view, name="metrics"),
-    path("questions/", questions_view, name="questions"),
-]

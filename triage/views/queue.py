@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Paginator
 from django.db.models import Count, Max, Min
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
@@ -30,6 +30,7 @@ from triage.models import (
     Status,
     Technique,
 )
+from triage.views import htmx
 
 PAGE_SIZE = 50
 # Counting stops here: "1,000+ alerts" is as useful to an analyst as an exact 18,124, and a
@@ -173,10 +174,9 @@ def _queue(request, stage: str):
             page = paginator.page(1)
         context["page"] = page
         context["alerts"] = page.object_list
-    template = "triage/queue.html"
-    if request.htmx and request.htmx.target == "queue-results":
-        template += "#results"
-    return render(request, template, context)
+    return htmx.render_fragment_or_page(
+        request, "triage/queue.html", "results", context, target="queue-results"
+    )
 
 
 @require_GET
@@ -276,11 +276,3 @@ def _report(request, verb: str, result: services.BulkResult) -> None:
         messages.warning(
             request, f"{len(result.skipped)} skipped (taken or changed meanwhile): {ids}"
         )
-
-
-urlpatterns = [
-    path("l1/", l1_queue, name="l1"),
-    path("t2/", t2_queue, name="t2"),
-    path("<str:stage>/new-count/", new_count, name="new_count"),
-    path("<str:stage>/bulk/", bulk, name="bulk"),
-]
