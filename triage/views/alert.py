@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import reswap, retarget
 
-from triage import roles, services
+from triage import roles, services, workflow
 from triage.models import (
     Alert,
     AnswerValue,
@@ -45,8 +45,17 @@ def get_alert(request, alert_id: int) -> Alert:
     )
 
 
+SECTION_TITLES = (
+    (ChecklistSection.L1_STEPS, "L1 additional steps"),
+    (ChecklistSection.T2_ACTIONS, "T2 actions"),
+    (ChecklistSection.CONTAINMENT, "Containment and further analysis"),
+)
+
+
 def workflow_context(request, alert: Alert, error: str = "") -> dict:
-    user = request.user
+    """What the workflow panel draws: the playbook with its answers and checklists, the
+    recommendation, and ``allowed``, the actions the user may take now (``triage.workflow``:
+    the same table the services enforce), which decides every form the panel shows."""
     triage = services.triage_of(alert)
     version = triage.playbook_version if triage else None
     if version is None:
@@ -54,40 +63,8 @@ def workflow_context(request, alert: Alert, error: str = "") -> dict:
         version = playbook_row.current_version() if playbook_row else None
     playbook = version.parsed() if version else None
     answers = services.answers_of(triage)
-    checklist: dict[str, dict] = {s: {} for s in ChecklistSection.values}
-    if triage:
-        for entry in triage.checklist.all():
-            checklist[entry.section][entry.item_id] = entry
-    rec = services.recommendation_for(triage)
-    mine = alert.assignee_id == user.pk
-    is_l1 = roles.has_role(user, roles.L1)
-    is_t2 = roles.has_role(user, roles.T2)
+    allowed = workflow.allowed_actions(alert, request.user)
     questions = [{"q": q, "a": answers.get(q.id)} for q in (playbook.questions if playbook else ())]
-    sections = []
-    if playbook:
-        for key, title, editable in (
-            ("l1_steps", "L1 additional steps", is_l1 and mine and alert.status == Status.TRIAGE),
-            (
-                "t2_actions",
-                "T2 actions",
-                is_t2 and mine and alert.status in (Status.INVESTIGATING, Status.CONTAINMENT),
-            ),
-            (
-                "containment",
-                "Containment and further analysis",
-                is_t2 and mine and alert.status == Status.CONTAINMENT,
-            ),
-        ):
-            items = [
-                {"item": item, "entry": checklist[key].get(item.id)}
-                for item in getattr(playbook, key)
-            ]
-            sections.append({"key": key, "title": title, "items": items, "editable": editable})
-    last_return = (
-        alert.history.filter(kind="returned").order_by("-created_at", "-pk").first()
-        if alert.status == Status.TRIAGE
-        else None
-    )
     return {
         "alert": alert,
         # Reversed once here rather than in every question and checklist row.
@@ -97,21 +74,47 @@ def workflow_context(request, alert: Alert, error: str = "") -> dict:
         "playbook": playbook,
         "questions": questions,
         "answered": len(answers),
-        "sections": sections,
-        "rec": rec,
+        "sections": _checklist_sections(triage, playbook, allowed),
+        "rec": services.recommendation_for(triage),
         "error": error,
-        "last_return": last_return,
-        "can_claim": is_l1 and alert.status == Status.NEW and alert.assignee_id is None,
-        "l1_working": is_l1 and mine and alert.status == Status.TRIAGE,
-        "can_t2_claim": is_t2 and alert.status == Status.ESCALATED and alert.assignee_id is None,
-        "t2_investigating": is_t2 and mine and alert.status == Status.INVESTIGATING,
-        "t2_containment": is_t2 and mine and alert.status == Status.CONTAINMENT,
+        "last_return": _last_return(alert),
+        "allowed": allowed,
         "open_containment": services.open_containment_items(triage),
         "dispositions": Disposition.choices,
         "answer_choices": AnswerValue.choices,
         "now": timezone.now(),
         "states": ChecklistState.choices,
     }
+
+
+def _checklist_sections(triage, playbook, allowed: frozenset[str]) -> list[dict]:
+    """The playbook's three checklists with their entries; a section is editable when its
+    action (named after the section) is allowed."""
+    if not playbook:
+        return []
+    checklist: dict[str, dict] = {s: {} for s in ChecklistSection.values}
+    if triage:
+        for entry in triage.checklist.all():
+            checklist[entry.section][entry.item_id] = entry
+    return [
+        {
+            "key": key,
+            "title": title,
+            "items": [
+                {"item": item, "entry": checklist[key].get(item.id)}
+                for item in getattr(playbook, key)
+            ],
+            "editable": key in allowed,
+        }
+        for key, title in SECTION_TITLES
+    ]
+
+
+def _last_return(alert: Alert):
+    """The T2 return that sent an alert in triage back, shown with its reason."""
+    if alert.status != Status.TRIAGE:
+        return None
+    return alert.history.filter(kind="returned").order_by("-created_at", "-pk").first()
 
 
 def tab_context(alert: Alert, tab: str, request) -> dict:
