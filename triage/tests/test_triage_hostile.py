@@ -8,9 +8,9 @@ from django.urls import reverse
 
 from triage import services
 from triage.decoding import decode_command_line
+from triage.evidence import render_guide
 from triage.tests import factories
 from triage.tests.factories import fast_password_hashing  # noqa: F401 - autouse fixture
-from triage.views.alert_data import render_guide
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(2)>'

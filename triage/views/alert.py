@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import reswap, retarget
 
-from triage import roles, services, workflow
+from triage import evidence, roles, services, workflow
 from triage.models import (
     Alert,
     AnswerValue,
@@ -23,7 +23,7 @@ from triage.models import (
     Disposition,
     Status,
 )
-from triage.views import alert_data, htmx
+from triage.views import htmx
 
 ACTION_URLS = (
     "claim", "answer", "step", "escalate", "close",
@@ -119,24 +119,24 @@ def _last_return(alert: Alert):
 
 def tab_context(alert: Alert, tab: str, request) -> dict:
     if tab == "tree":
-        return {"tree": alert_data.process_tree(alert)}
+        return {"tree": evidence.process_tree(alert)}
     if tab == "timeline":
         try:
             minutes = int(request.GET.get("minutes", 15))
         except ValueError:
             minutes = 15
-        minutes = minutes if minutes in alert_data.TIMELINE_WINDOWS else 15
+        minutes = minutes if minutes in evidence.TIMELINE_WINDOWS else 15
         return {
-            "timeline": alert_data.host_timeline(alert, minutes),
+            "timeline": evidence.host_timeline(alert, minutes),
             "minutes": minutes,
-            "windows": alert_data.TIMELINE_WINDOWS,
-            "timeline_limit": alert_data.TIMELINE_LIMIT,
+            "windows": evidence.TIMELINE_WINDOWS,
+            "timeline_limit": evidence.TIMELINE_LIMIT,
         }
     if tab == "history":
         return {"history": alert.history.select_related("actor").order_by("created_at", "pk")}
     if tab == "guide":
-        return {"guide_html": alert_data.render_guide(alert.rule.note)}
-    return {"events": alert_data.matched_events(alert)}
+        return {"guide_html": evidence.render_guide(alert.rule.note)}
+    return {"events": evidence.matched_events(alert)}
 
 
 @require_GET
