@@ -7,6 +7,7 @@ on the server, each with the same numbers in a table beneath it.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -21,6 +22,7 @@ from triage import history, metrics, roles
 from triage.models import Technique
 from triage.templatetags.sla_tags import format_duration
 from triage.views import htmx
+from triage.views.filters import history_filters
 
 PAGE_SIZE = 25
 EXPORT_CHUNK = 2000
@@ -135,7 +137,7 @@ def _page_or_results(request: HttpRequest, template: str, context: dict):
 def history_view(request: HttpRequest):
     """Every L1 decision with its claim and decision times and how it ended at T2."""
     date_range = metrics.DateRange.from_query(request.GET)
-    filters = history.filters_from(request.GET, date_range)
+    filters = history_filters(request.GET, date_range)
     rows, sort_key = history.sort(
         history.filter_by(history.rows(), filters), request.GET.get("sort", "")
     )
@@ -278,7 +280,16 @@ def questions_view(request: HttpRequest):
     return _page_or_results(request, "triage/manager/questions.html", context)
 
 
-# --- CSV export ------------------------------------------------------------------------------
+# --- exports ------------------------------------------------------------------------------
+
+
+def export_records(query) -> tuple[metrics.DateRange, Iterator[dict]]:
+    """The date range of a history query and its filtered decisions as export records, oldest
+    first, read from a server-side cursor in chunks (memory stays flat for any range)."""
+    date_range = metrics.DateRange.from_query(query)
+    filters = history_filters(query, date_range)
+    rows, _ = history.sort(history.filter_by(history.rows(), filters), "decided")
+    return date_range, history.export_records(rows, chunk_size=EXPORT_CHUNK)
 
 
 class _Line:
@@ -309,10 +320,7 @@ def csv_lines(records, columns):
 def export_csv(request: HttpRequest):
     """The filtered history as CSV, streamed: rows are read from a server-side cursor in
     chunks, so memory stays flat however long the range is."""
-    date_range = metrics.DateRange.from_query(request.GET)
-    filters = history.filters_from(request.GET, date_range)
-    rows, _ = history.sort(history.filter_by(history.rows(), filters), "decided")
-    records = history.export_records(rows, chunk_size=EXPORT_CHUNK)
+    date_range, records = export_records(request.GET)
     response = StreamingHttpResponse(
         csv_lines(records, history.EXPORT_COLUMNS), content_type="text/csv; charset=utf-8"
     )

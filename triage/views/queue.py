@@ -31,6 +31,7 @@ from triage.models import (
     Technique,
 )
 from triage.views import htmx
+from triage.views.filters import FilterForm, QueryChoice, QueryText
 
 PAGE_SIZE = 50
 # Counting stops here: "1,000+ alerts" is as useful to an analyst as an exact 18,124, and a
@@ -50,17 +51,24 @@ SINCE = {
 }
 # Grouped by rule id (names looked up after) so alert_l1_group / alert_t2_group cover it.
 GROUPS = {"rule": ("rule_id",), "host": ("host_name",), "rule_host": ("rule_id", "host_name")}
-FILTER_KEYS = (
-    "status",
-    "severity",
-    "technique",
-    "rule",
-    "host",
-    "assignee",
-    "since",
-    "sort",
-    "group",
-)
+
+
+class QueueFilterForm(FilterForm):
+    """The queue's filters. Text values are matched by :func:`filtered_alerts` (an unknown
+    status or severity there filters nothing); sort and group fall back to risk and none."""
+
+    status = QueryText()
+    severity = QueryText()
+    technique = QueryText()
+    rule = QueryText()
+    host = QueryText()
+    assignee = QueryText()
+    since = QueryText()
+    sort = QueryChoice(SORTS, default="risk")
+    group = QueryChoice(GROUPS, default="")
+
+
+FILTER_KEYS = tuple(QueueFilterForm.base_fields)
 
 
 def _stage_statuses(stage: str) -> tuple[str, ...]:
@@ -90,13 +98,9 @@ def role_statuses(user) -> set[str]:
     return seen
 
 
-def _filters(request, stage: str) -> dict[str, str]:
-    params = {key: request.GET.get(key, "").strip()[:200] for key in FILTER_KEYS}
-    if params["sort"] not in SORTS:
-        params["sort"] = "risk"
-    if params["group"] not in GROUPS:
-        params["group"] = ""
-    return params
+def _filters(request) -> dict[str, str]:
+    """The queue's filter values from the query string, every key present."""
+    return QueueFilterForm(request.GET).values()
 
 
 def filtered_alerts(user, stage: str, f: dict[str, str]):
@@ -131,7 +135,7 @@ def filtered_alerts(user, stage: str, f: dict[str, str]):
 
 
 def _queue(request, stage: str):
-    f = _filters(request, stage)
+    f = _filters(request)
     qs = filtered_alerts(request.user, stage, f)
     now = timezone.now()
     context = {
@@ -197,7 +201,7 @@ def new_count(request, stage: str):
     """The "N new alerts — show" banner: alerts created after ``since`` matching the filters."""
     if stage not in ("l1", "t2"):
         stage = "l1"
-    f = _filters(request, stage)
+    f = _filters(request)
     since = parse_datetime(request.GET.get("since", "")) or timezone.now()
     count = filtered_alerts(request.user, stage, f).filter(created_at__gt=since).count()
     return render(
