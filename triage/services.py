@@ -110,6 +110,22 @@ def _require_role(user, action: str) -> None:
         raise PermissionDenied
 
 
+# What a user is told when the alert's state no longer allows their action.
+REFUSALS = {
+    roles.L1: "Only the L1 analyst who claimed this alert can work on it now.",
+    roles.T2: "Only the T2 analyst who claimed this alert can do that now.",
+}
+
+
+def _lock_for(alert_id: int, user, action: str, refusal: str = "") -> Alert:
+    """The alert, locked for the transaction, if its state lets ``user`` take ``action``;
+    else :class:`WorkflowError` with ``refusal`` (by default, its role's)."""
+    alert = Alert.objects.select_for_update().get(pk=alert_id)
+    if not workflow.state_allows(action, alert, user):
+        raise WorkflowError(refusal or REFUSALS[workflow.required_role(action)])
+    return alert
+
+
 def record(alert: Alert, actor, kind: str, from_status="", to_status="", **data) -> AlertEvent:
     """Append one history row."""
     return AlertEvent.objects.create(
@@ -218,20 +234,12 @@ def claim(alert_id: int, user, *, bulk: bool = False) -> Alert:
     return alert
 
 
-def _own_l1_alert(alert_id: int, user, action: str) -> Alert:
-    """The alert, locked, if its state lets ``user`` take the L1 ``action`` on it."""
-    alert = Alert.objects.select_for_update().get(pk=alert_id)
-    if not workflow.state_allows(action, alert, user):
-        raise WorkflowError("Only the L1 analyst who claimed this alert can work on it now.")
-    return alert
-
-
 def answer(alert_id: int, user, question_id: str, value: str, note: str = "") -> TriageAnswer:
     """Save (or change) the answer to one playbook question; writes ``answered`` when the
     answer or note changed."""
     _require_role(user, workflow.ANSWER)
     with transaction.atomic():
-        alert = _own_l1_alert(alert_id, user, workflow.ANSWER)
+        alert = _lock_for(alert_id, user, workflow.ANSWER)
         triage = _ensure_triage(alert, l1_analyst=user)
         if triage.playbook_version is None:
             raise WorkflowError("This alert has no playbook.")
@@ -280,9 +288,9 @@ def set_checklist_item(
     # Each checklist section is an action of the workflow table, named after it.
     _require_role(user, section)
     with transaction.atomic():
-        alert = Alert.objects.select_for_update().get(pk=alert_id)
-        if not workflow.state_allows(section, alert, user):
-            raise WorkflowError("This checklist cannot be changed by you in the alert's state.")
+        alert = _lock_for(
+            alert_id, user, section, "This checklist cannot be changed by you in the alert's state."
+        )
         triage = _ensure_triage(alert)
         if triage.playbook_version is None:
             raise WorkflowError("This alert has no playbook.")
@@ -325,7 +333,7 @@ def escalate(alert_id: int, user, rationale: str = "") -> Alert:
     _require_role(user, workflow.ESCALATE)
     rationale = _clean_text(rationale, "The rationale", required=False)
     with transaction.atomic():
-        alert = _own_l1_alert(alert_id, user, workflow.ESCALATE)
+        alert = _lock_for(alert_id, user, workflow.ESCALATE)
         triage = _ensure_triage(alert, l1_analyst=user)
         rec = recommendation_for(triage)
         override = rec is not None and rec.decision == CLOSE
@@ -368,7 +376,7 @@ def close_l1(alert_id: int, user, disposition: str, reason: str, rationale: str 
     disposition, reason = _validate_close(disposition, reason)
     rationale = _clean_text(rationale, "The rationale", required=False)
     with transaction.atomic():
-        alert = _own_l1_alert(alert_id, user, workflow.CLOSE)
+        alert = _lock_for(alert_id, user, workflow.CLOSE)
         triage = _ensure_triage(alert, l1_analyst=user)
         rec = recommendation_for(triage)
         override = rec is not None and rec.decision != CLOSE
@@ -470,20 +478,12 @@ def t2_claim(alert_id: int, user, *, bulk: bool = False) -> Alert:
     return alert
 
 
-def _own_t2_alert(alert_id: int, user, action: str) -> Alert:
-    """The alert, locked, if its state lets ``user`` take the T2 ``action`` on it."""
-    alert = Alert.objects.select_for_update().get(pk=alert_id)
-    if not workflow.state_allows(action, alert, user):
-        raise WorkflowError("Only the T2 analyst who claimed this alert can do that now.")
-    return alert
-
-
 def t2_accept(alert_id: int, user, note: str = "") -> Alert:
     """T2 confirms the escalation: investigating → containment."""
     _require_role(user, workflow.T2_ACCEPT)
     note = _clean_text(note, "The note", required=False)
     with transaction.atomic():
-        alert = _own_t2_alert(alert_id, user, workflow.T2_ACCEPT)
+        alert = _lock_for(alert_id, user, workflow.T2_ACCEPT)
         Alert.objects.filter(pk=alert.pk).update(status=Status.CONTAINMENT, updated_at=now())
         record(alert, user, "t2_accepted", Status.INVESTIGATING, Status.CONTAINMENT, note=note)
     alert.refresh_from_db()
@@ -496,7 +496,7 @@ def t2_return(alert_id: int, user, reason: str) -> Alert:
     _require_role(user, workflow.T2_RETURN)
     reason = _clean_text(reason, "A reason for returning", required=True)
     with transaction.atomic():
-        alert = _own_t2_alert(alert_id, user, workflow.T2_RETURN)
+        alert = _lock_for(alert_id, user, workflow.T2_RETURN)
         triage = triage_of(alert)
         l1 = triage.l1_analyst if triage else None
         to_status = Status.TRIAGE if l1 else Status.NEW
@@ -532,7 +532,7 @@ def t2_close(alert_id: int, user, disposition: str, reason: str) -> Alert:
     _require_role(user, workflow.T2_CLOSE)
     disposition, reason = _validate_close(disposition, reason)
     with transaction.atomic():
-        alert = _own_t2_alert(alert_id, user, workflow.T2_CLOSE)
+        alert = _lock_for(alert_id, user, workflow.T2_CLOSE)
         triage = triage_of(alert)
         if alert.status == Status.CONTAINMENT and open_containment_items(triage):
             raise WorkflowError(

@@ -1,17 +1,19 @@
 """The alert page: summary, matched events with decoded command lines, process tree, host
 timeline, history, the rule's investigation guide, and the playbook/workflow panel.
 
-The L1 and T2 actions (``l1.py``, ``t2.py``) run through :func:`run_action`, which re-renders
+The L1 and T2 actions (``l1.py``, ``t2.py``) are made by :func:`alert_action`, which re-renders
 the workflow panel (and the summary, out of band) from fresh state when the request comes from
 htmx, else redirects.
 """
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from triage import evidence, roles, services, workflow
@@ -197,15 +199,26 @@ def _fresh_workflow(request, alert_id: int, error: str, *, question, item):
     return response
 
 
-def run_action(request, alert_id: int, action, **fragment):
-    """Run ``action()`` (a ``services`` transition) for an alert the user can reach, and answer
-    as :func:`after_action` does: a refused transition (``WorkflowError``) becomes the error
-    shown, anything else re-renders ``fragment`` (a question or checklist row) or the panel.
+def alert_action(role: str):
+    """Make ``view(request, alert_id)`` a POST-only action of ``role`` on one alert.
 
-    A 404 comes before the action when the alert is outside the user's reach."""
-    get_alert(request, alert_id)
-    try:
-        action()
-    except services.WorkflowError as exc:
-        return after_action(request, alert_id, str(exc))
-    return after_action(request, alert_id, **fragment)
+    The alert must be within the user's reach (else 404, before anything runs). The view runs
+    one ``services`` transition: a refused one (``WorkflowError``) becomes the error shown; on
+    success the view may return which row to redraw (``{"question": id}`` or
+    ``{"item": (section, id)}``), else the panel is redrawn (see :func:`after_action`)."""
+
+    def decorator(view):
+        @require_POST
+        @roles.role_required(role)
+        @wraps(view)
+        def action(request, alert_id: int):
+            get_alert(request, alert_id)
+            try:
+                fragment = view(request, alert_id) or {}
+            except services.WorkflowError as exc:
+                return after_action(request, alert_id, str(exc))
+            return after_action(request, alert_id, **fragment)
+
+        return action
+
+    return decorator

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
@@ -132,11 +133,22 @@ def _page_or_results(request: HttpRequest, template: str, context: dict):
 # --- views -----------------------------------------------------------------------------------
 
 
-@require_GET
-@roles.role_required(roles.MANAGER)
-def history_view(request: HttpRequest):
+def manager_page(view):
+    """A GET-only page for managers, called as ``view(request, date_range)`` with the range
+    the query string asks for (the last 30 days by default)."""
+
+    @require_GET
+    @roles.role_required(roles.MANAGER)
+    @wraps(view)
+    def page(request: HttpRequest):
+        return view(request, metrics.DateRange.from_query(request.GET))
+
+    return page
+
+
+@manager_page
+def history_view(request: HttpRequest, date_range: metrics.DateRange):
     """Every L1 decision with its claim and decision times and how it ended at T2."""
-    date_range = metrics.DateRange.from_query(request.GET)
     filters = history_filters(request.GET, date_range)
     rows, sort_key = history.sort(
         history.filter_by(history.rows(), filters), request.GET.get("sort", "")
@@ -192,11 +204,9 @@ def _rule_choices():
     return rule_model.objects.order_by("name").values_list("id", "name")
 
 
-@require_GET
-@roles.role_required(roles.MANAGER)
-def metrics_view(request: HttpRequest):
+@manager_page
+def metrics_view(request: HttpRequest, date_range: metrics.DateRange):
     """Team figures for the alerts raised in the range, as SVG charts over tables."""
-    date_range = metrics.DateRange.from_query(request.GET)
     m = metrics.cached_team_metrics(date_range.start, date_range.end)
     durations = [
         ("Acknowledge", m.acknowledge),
@@ -261,11 +271,9 @@ def metrics_view(request: HttpRequest):
     return _page_or_results(request, "triage/manager/metrics.html", context)
 
 
-@require_GET
-@roles.role_required(roles.MANAGER)
-def questions_view(request: HttpRequest):
+@manager_page
+def questions_view(request: HttpRequest, date_range: metrics.DateRange):
     """How each playbook question's answers lined up with the final dispositions."""
-    date_range = metrics.DateRange.from_query(request.GET)
     stats = metrics.question_stats(date_range.start, date_range.end)
     chart_rows = [
         (f"{s.technique} {s.question}"[:28], s.precision or 0, _percent(s.precision))
