@@ -18,20 +18,26 @@ queue_patterns = [
     path("<str:stage>/bulk/", queue.bulk, name="bulk"),
 ]
 
+
+def _on_alert(route: str, view, name: str):
+    """A URL under one alert: ``<alert id>/<route>``."""
+    return path(f"<int:alert_id>/{route}", view, name=name)
+
+
 alert_patterns = [
-    path("<int:alert_id>/", alert.detail, name="detail"),
+    _on_alert("", alert.detail, "detail"),
     # L1 actions
-    path("<int:alert_id>/claim/", l1.claim, name="claim"),
-    path("<int:alert_id>/answer/", l1.answer, name="answer"),
-    path("<int:alert_id>/step/", l1.step, name="step"),
-    path("<int:alert_id>/escalate/", l1.escalate, name="escalate"),
-    path("<int:alert_id>/close/", l1.close, name="close"),
+    _on_alert("claim/", l1.claim, "claim"),
+    _on_alert("answer/", l1.answer, "answer"),
+    _on_alert("step/", l1.step, "step"),
+    _on_alert("escalate/", l1.escalate, "escalate"),
+    _on_alert("close/", l1.close, "close"),
     # T2 actions
-    path("<int:alert_id>/t2/claim/", t2.claim, name="t2_claim"),
-    path("<int:alert_id>/t2/accept/", t2.accept, name="t2_accept"),
-    path("<int:alert_id>/t2/return/", t2.return_to_l1, name="t2_return"),
-    path("<int:alert_id>/t2/item/", t2.item, name="t2_item"),
-    path("<int:alert_id>/t2/close/", t2.close, name="t2_close"),
+    _on_alert("t2/claim/", t2.claim, "t2_claim"),
+    _on_alert("t2/accept/", t2.accept, "t2_accept"),
+    _on_alert("t2/return/", t2.return_to_l1, "t2_return"),
+    _on_alert("t2/item/", t2.item, "t2_item"),
+    _on_alert("t2/close/", t2.close, "t2_close"),
 ]
 
 # The landing page keeps its name: managers are sent to "manager:history" after login.
