@@ -38,6 +38,12 @@ TABS = (
     ("history", "History"),
     ("guide", "Rule guide"),
 )
+# The playbook's checklists in the panel's order; each is also the workflow action that edits it.
+SECTION_TITLES = (
+    (ChecklistSection.L1_STEPS, "L1 additional steps"),
+    (ChecklistSection.T2_ACTIONS, "T2 actions"),
+    (ChecklistSection.CONTAINMENT, "Containment and further analysis"),
+)
 
 
 def get_alert(request, alert_id: int) -> Alert:
@@ -45,13 +51,6 @@ def get_alert(request, alert_id: int) -> Alert:
     return get_object_or_404(
         Alert.objects.for_user(request.user).select_related("rule", "assignee"), pk=alert_id
     )
-
-
-SECTION_TITLES = (
-    (ChecklistSection.L1_STEPS, "L1 additional steps"),
-    (ChecklistSection.T2_ACTIONS, "T2 actions"),
-    (ChecklistSection.CONTAINMENT, "Containment and further analysis"),
-)
 
 
 def workflow_context(request, alert: Alert, error: str = "") -> dict:
