@@ -1,6 +1,7 @@
 """Workflow transitions of an alert: claims, answers, checklists, escalation, return, close.
 
-Every function here checks the actor's role and the alert's state itself (views check too),
+Every function here checks the actor's role and the alert's state itself against the one
+transition table, ``triage.workflow`` (the views offer what that table allows),
 changes the alert with a compare-and-set ``UPDATE … WHERE <expected state>`` so that two
 analysts acting at once cannot both win, and writes one or more ``AlertEvent`` rows in the same
 transaction. Nothing here (or anywhere) updates or deletes an ``AlertEvent``.
@@ -54,7 +55,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from rules import catalog
-from triage import roles
+from triage import roles, workflow
 from triage.models import (
     Alert,
     AlertEvent,
@@ -63,7 +64,6 @@ from triage.models import (
     ChecklistState,
     Disposition,
     Playbook,
-    PlaybookVersion,
     Status,
     Triage,
     TriageAnswer,
@@ -105,9 +105,26 @@ class AlreadyClaimed(WorkflowError):
     pass
 
 
-def _require_role(user, *wanted: str) -> None:
-    if not roles.has_role(user, *wanted):
+def _require_role(user, action: str) -> None:
+    """PermissionDenied unless the user holds the role that ``action`` belongs to."""
+    if not roles.has_role(user, workflow.required_role(action)):
         raise PermissionDenied
+
+
+# What a user is told when the alert's state no longer allows their action.
+REFUSALS = {
+    roles.L1: "Only the L1 analyst who claimed this alert can work on it now.",
+    roles.T2: "Only the T2 analyst who claimed this alert can do that now.",
+}
+
+
+def _lock_for(alert_id: int, user, action: str, refusal: str = "") -> Alert:
+    """The alert, locked for the transaction, if its state lets ``user`` take ``action``;
+    else :class:`WorkflowError` with ``refusal`` (by default, its role's)."""
+    alert = Alert.objects.select_for_update().get(pk=alert_id)
+    if not workflow.state_allows(action, alert, user):
+        raise WorkflowError(refusal or REFUSALS[workflow.required_role(action)])
+    return alert
 
 
 def record(alert: Alert, actor, kind: str, from_status="", to_status="", **data) -> AlertEvent:
@@ -202,7 +219,7 @@ def _version_ref(triage: Triage | None) -> tuple[str | None, int | None]:
 def claim(alert_id: int, user, *, bulk: bool = False) -> Alert:
     """Claim a new alert for L1 triage. Compare-and-set: of two analysts claiming at once,
     exactly one wins; the other gets :class:`AlreadyClaimed`."""
-    _require_role(user, roles.L1)
+    _require_role(user, workflow.CLAIM)
     with transaction.atomic():
         won = Alert.objects.filter(pk=alert_id, assignee__isnull=True, status=Status.NEW).update(
             assignee=user, status=Status.TRIAGE, updated_at=now()
@@ -218,19 +235,12 @@ def claim(alert_id: int, user, *, bulk: bool = False) -> Alert:
     return alert
 
 
-def _own_l1_alert(alert_id: int, user) -> Alert:
-    alert = Alert.objects.select_for_update().get(pk=alert_id)
-    if alert.status != Status.TRIAGE or alert.assignee_id != user.pk:
-        raise WorkflowError("Only the L1 analyst who claimed this alert can work on it now.")
-    return alert
-
-
 def answer(alert_id: int, user, question_id: str, value: str, note: str = "") -> TriageAnswer:
     """Save (or change) the answer to one playbook question; writes ``answered`` when the
     answer or note changed."""
-    _require_role(user, roles.L1)
+    _require_role(user, workflow.ANSWER)
     with transaction.atomic():
-        alert = _own_l1_alert(alert_id, user)
+        alert = _lock_for(alert_id, user, workflow.ANSWER)
         triage = _ensure_triage(alert, l1_analyst=user)
         if triage.playbook_version is None:
             raise WorkflowError("This alert has no playbook.")
@@ -276,17 +286,12 @@ def set_checklist_item(
         raise WorkflowError("Unknown checklist.")
     if state not in ChecklistState.values:
         raise WorkflowError("Unknown state.")
-    allowed = {
-        ChecklistSection.L1_STEPS: (roles.L1, (Status.TRIAGE,)),
-        ChecklistSection.T2_ACTIONS: (roles.T2, (Status.INVESTIGATING, Status.CONTAINMENT)),
-        ChecklistSection.CONTAINMENT: (roles.T2, (Status.CONTAINMENT,)),
-    }
-    role, statuses = allowed[section]
-    _require_role(user, role)
+    # Each checklist section is an action of the workflow table, named after it.
+    _require_role(user, section)
     with transaction.atomic():
-        alert = Alert.objects.select_for_update().get(pk=alert_id)
-        if alert.status not in statuses or alert.assignee_id != user.pk:
-            raise WorkflowError("This checklist cannot be changed by you in the alert's state.")
+        alert = _lock_for(
+            alert_id, user, section, "This checklist cannot be changed by you in the alert's state."
+        )
         triage = _ensure_triage(alert)
         if triage.playbook_version is None:
             raise WorkflowError("This alert has no playbook.")
@@ -326,10 +331,10 @@ def _decision_snapshot(alert: Alert, user, triage: Triage | None) -> Recommendat
 def escalate(alert_id: int, user, rationale: str = "") -> Alert:
     """L1 escalates to T2 (unassigned, for any T2 analyst to claim). Against a "close"
     recommendation it needs a rationale."""
-    _require_role(user, roles.L1)
+    _require_role(user, workflow.ESCALATE)
     rationale = _clean_text(rationale, "The rationale", required=False)
     with transaction.atomic():
-        alert = _own_l1_alert(alert_id, user)
+        alert = _lock_for(alert_id, user, workflow.ESCALATE)
         triage = _ensure_triage(alert, l1_analyst=user)
         rec = recommendation_for(triage)
         override = rec is not None and rec.decision == CLOSE
@@ -368,11 +373,11 @@ def _validate_close(disposition: str, reason: str) -> tuple[str, str]:
 def close_l1(alert_id: int, user, disposition: str, reason: str, rationale: str = "") -> Alert:
     """L1 closes an alert in triage. Unless the playbook recommends close, this is an override
     and needs a rationale."""
-    _require_role(user, roles.L1)
+    _require_role(user, workflow.CLOSE)
     disposition, reason = _validate_close(disposition, reason)
     rationale = _clean_text(rationale, "The rationale", required=False)
     with transaction.atomic():
-        alert = _own_l1_alert(alert_id, user)
+        alert = _lock_for(alert_id, user, workflow.CLOSE)
         triage = _ensure_triage(alert, l1_analyst=user)
         rec = recommendation_for(triage)
         override = rec is not None and rec.decision != CLOSE
@@ -438,7 +443,7 @@ def bulk_claim(alert_ids: Iterable[int], user, stage: str = "l1") -> BulkResult:
 def bulk_close(alert_ids: Iterable[int], user, disposition: str, reason: str) -> BulkResult:
     """L1 closes noise from the queue as duplicate or false positive: new alerts (unassigned)
     or alerts in triage assigned to the user. Each close is audited alone (stage "bulk")."""
-    _require_role(user, roles.L1)
+    _require_role(user, workflow.BULK_CLOSE)
     if disposition not in BULK_CLOSE_DISPOSITIONS:
         raise WorkflowError("Bulk close is for duplicates and false positives only.")
     disposition, reason = _validate_close(disposition, reason)
@@ -446,9 +451,7 @@ def bulk_close(alert_ids: Iterable[int], user, disposition: str, reason: str) ->
     for alert_id in alert_ids:
         with transaction.atomic():
             alert = Alert.objects.select_for_update().filter(pk=alert_id).first()
-            mine = alert and alert.status == Status.TRIAGE and alert.assignee_id == user.pk
-            free = alert and alert.status == Status.NEW and alert.assignee_id is None
-            if not (mine or free):
+            if not (alert and workflow.state_allows(workflow.BULK_CLOSE, alert, user)):
                 result.skipped.append((alert_id, "not new, nor in triage with you"))
                 continue
             _close(alert, user, "bulk", disposition, reason, None, False, "", triage_of(alert))
@@ -461,7 +464,7 @@ def bulk_close(alert_ids: Iterable[int], user, disposition: str, reason: str) ->
 
 def t2_claim(alert_id: int, user, *, bulk: bool = False) -> Alert:
     """Claim an escalated alert for T2 investigation (compare-and-set)."""
-    _require_role(user, roles.T2)
+    _require_role(user, workflow.T2_CLAIM)
     with transaction.atomic():
         won = Alert.objects.filter(
             pk=alert_id, assignee__isnull=True, status=Status.ESCALATED
@@ -476,19 +479,12 @@ def t2_claim(alert_id: int, user, *, bulk: bool = False) -> Alert:
     return alert
 
 
-def _own_t2_alert(alert_id: int, user, statuses) -> Alert:
-    alert = Alert.objects.select_for_update().get(pk=alert_id)
-    if alert.status not in statuses or alert.assignee_id != user.pk:
-        raise WorkflowError("Only the T2 analyst who claimed this alert can do that now.")
-    return alert
-
-
 def t2_accept(alert_id: int, user, note: str = "") -> Alert:
     """T2 confirms the escalation: investigating → containment."""
-    _require_role(user, roles.T2)
+    _require_role(user, workflow.T2_ACCEPT)
     note = _clean_text(note, "The note", required=False)
     with transaction.atomic():
-        alert = _own_t2_alert(alert_id, user, (Status.INVESTIGATING,))
+        alert = _lock_for(alert_id, user, workflow.T2_ACCEPT)
         Alert.objects.filter(pk=alert.pk).update(status=Status.CONTAINMENT, updated_at=now())
         record(alert, user, "t2_accepted", Status.INVESTIGATING, Status.CONTAINMENT, note=note)
     alert.refresh_from_db()
@@ -498,10 +494,10 @@ def t2_accept(alert_id: int, user, note: str = "") -> Alert:
 def t2_return(alert_id: int, user, reason: str) -> Alert:
     """T2 sends the alert back to the L1 analyst who escalated it (status triage), or to the
     new queue if there is none. Needs a reason."""
-    _require_role(user, roles.T2)
+    _require_role(user, workflow.T2_RETURN)
     reason = _clean_text(reason, "A reason for returning", required=True)
     with transaction.atomic():
-        alert = _own_t2_alert(alert_id, user, (Status.INVESTIGATING,))
+        alert = _lock_for(alert_id, user, workflow.T2_RETURN)
         triage = triage_of(alert)
         l1 = triage.l1_analyst if triage else None
         to_status = Status.TRIAGE if l1 else Status.NEW
@@ -534,10 +530,10 @@ def open_containment_items(triage: Triage | None) -> list[str]:
 def t2_close(alert_id: int, user, disposition: str, reason: str) -> Alert:
     """T2 closes: from investigating (e.g. benign after all) or from containment once every
     containment item is done or not applicable."""
-    _require_role(user, roles.T2)
+    _require_role(user, workflow.T2_CLOSE)
     disposition, reason = _validate_close(disposition, reason)
     with transaction.atomic():
-        alert = _own_t2_alert(alert_id, user, (Status.INVESTIGATING, Status.CONTAINMENT))
+        alert = _lock_for(alert_id, user, workflow.T2_CLOSE)
         triage = triage_of(alert)
         if alert.status == Status.CONTAINMENT and open_containment_items(triage):
             raise WorkflowError(
@@ -566,7 +562,8 @@ def add_rule_exception(
     the condition as stored). The exception itself is made by the machine side
     (``rules.catalog.create_rule_exception``), which owns rules and their exceptions.
     """
-    _require_role(user, roles.T2, roles.MANAGER)
+    if not roles.has_role(user, roles.T2, roles.MANAGER):
+        raise PermissionDenied
     with transaction.atomic():
         exception = catalog.create_rule_exception(
             alert.rule,
@@ -588,16 +585,3 @@ def add_rule_exception(
             values=exception.values,
         )
     return exception
-
-
-# --- helpers for loaders --------------------------------------------------------------------
-
-
-def latest_versions() -> dict[str, PlaybookVersion]:
-    """The newest PlaybookVersion of each technique, by technique id."""
-    result: dict[str, PlaybookVersion] = {}
-    for version in PlaybookVersion.objects.select_related("playbook__technique").order_by(
-        "version"
-    ):
-        result[version.playbook.technique.external_id] = version
-    return result

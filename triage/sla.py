@@ -49,16 +49,6 @@ def sla_remaining(alert, now: datetime) -> timedelta | None:
     return None if due is None else due - now
 
 
-def is_breached(alert, now: datetime) -> bool:
-    """True when an open alert is past due, or a closed one was closed after its due time."""
-    due = sla_due(alert)
-    if due is None:
-        return False
-    if alert.status == "closed":
-        return alert.closed_at is not None and alert.closed_at > due
-    return now > due
-
-
 def _target_case():
     return Case(
         *(

@@ -55,16 +55,6 @@ def has_hidden(value) -> bool:
 
 
 @register.filter
-def get_item(mapping, key):
-    if mapping is None:
-        return None
-    try:
-        return mapping.get(key)
-    except AttributeError:
-        return None
-
-
-@register.filter
 def ecs(doc, path: str):
     """A field of an ECS document by dotted path, nested or dotted keys."""
     return ecs_get(doc, path)

@@ -8,9 +8,9 @@ from django.urls import reverse
 
 from triage import services
 from triage.decoding import decode_command_line
+from triage.evidence import render_guide
 from triage.tests import factories
 from triage.tests.factories import fast_password_hashing  # noqa: F401 - autouse fixture
-from triage.views.alert_data import render_guide
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(2)>'
@@ -156,3 +156,13 @@ def test_decoding_finds_hidden_payloads():
     assert texts[-1] == "whoami /all" and len(texts) == 2
     assert decode_command_line("powershell -ep bypass -file C:\\x.ps1") == []
     assert decode_command_line("cmd /c echo " + "A" * 2_000_000) == []
+
+
+def test_hostile_filter_values_are_ignored_not_an_error(client, hostile, l1_user, manager_user):
+    # A NUL byte cannot reach PostgreSQL (it refuses it in a query): the filter reads as empty.
+    client.force_login(l1_user)
+    for query in ("host=a%00b", "sort=%00", "status=x&severity=%00&rule=12x&since=forever"):
+        assert client.get(reverse("queue:l1") + "?" + query).status_code == 200, query
+    client.force_login(manager_user)
+    for query in ("technique=T%00", "analyst=%C2%B2&rule=99999999999999999999", "outcome=%00"):
+        assert client.get(reverse("manager:history") + "?" + query).status_code == 200, query

@@ -1,20 +1,22 @@
 """The alert page: summary, matched events with decoded command lines, process tree, host
 timeline, history, the rule's investigation guide, and the playbook/workflow panel.
 
-The L1 and T2 actions (``l1.py``, ``t2.py``) post here and re-render the workflow panel (and
-the summary, out of band) from fresh state when the request comes from htmx, else redirect.
+The L1 and T2 actions (``l1.py``, ``t2.py``) are made by :func:`alert_action`, which re-renders
+the workflow panel (and the summary, out of band) from fresh state when the request comes from
+htmx, else redirects.
 """
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from functools import wraps
+
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from triage import roles, services
+from triage import evidence, roles, services, workflow
 from triage.models import (
     Alert,
     AnswerValue,
@@ -23,7 +25,7 @@ from triage.models import (
     Disposition,
     Status,
 )
-from triage.views import alert_data
+from triage.views import htmx
 
 ACTION_URLS = (
     "claim", "answer", "step", "escalate", "close",
@@ -36,6 +38,12 @@ TABS = (
     ("history", "History"),
     ("guide", "Rule guide"),
 )
+# The playbook's checklists in the panel's order; each is also the workflow action that edits it.
+SECTION_TITLES = (
+    (ChecklistSection.L1_STEPS, "L1 additional steps"),
+    (ChecklistSection.T2_ACTIONS, "T2 actions"),
+    (ChecklistSection.CONTAINMENT, "Containment and further analysis"),
+)
 
 
 def get_alert(request, alert_id: int) -> Alert:
@@ -46,7 +54,9 @@ def get_alert(request, alert_id: int) -> Alert:
 
 
 def workflow_context(request, alert: Alert, error: str = "") -> dict:
-    user = request.user
+    """What the workflow panel draws: the playbook with its answers and checklists, the
+    recommendation, and ``allowed``, the actions the user may take now (``triage.workflow``:
+    the same table the services enforce), which decides every form the panel shows."""
     triage = services.triage_of(alert)
     version = triage.playbook_version if triage else None
     if version is None:
@@ -54,40 +64,8 @@ def workflow_context(request, alert: Alert, error: str = "") -> dict:
         version = playbook_row.current_version() if playbook_row else None
     playbook = version.parsed() if version else None
     answers = services.answers_of(triage)
-    checklist: dict[str, dict] = {s: {} for s in ChecklistSection.values}
-    if triage:
-        for entry in triage.checklist.all():
-            checklist[entry.section][entry.item_id] = entry
-    rec = services.recommendation_for(triage)
-    mine = alert.assignee_id == user.pk
-    is_l1 = roles.has_role(user, roles.L1)
-    is_t2 = roles.has_role(user, roles.T2)
+    allowed = workflow.allowed_actions(alert, request.user)
     questions = [{"q": q, "a": answers.get(q.id)} for q in (playbook.questions if playbook else ())]
-    sections = []
-    if playbook:
-        for key, title, editable in (
-            ("l1_steps", "L1 additional steps", is_l1 and mine and alert.status == Status.TRIAGE),
-            (
-                "t2_actions",
-                "T2 actions",
-                is_t2 and mine and alert.status in (Status.INVESTIGATING, Status.CONTAINMENT),
-            ),
-            (
-                "containment",
-                "Containment and further analysis",
-                is_t2 and mine and alert.status == Status.CONTAINMENT,
-            ),
-        ):
-            items = [
-                {"item": item, "entry": checklist[key].get(item.id)}
-                for item in getattr(playbook, key)
-            ]
-            sections.append({"key": key, "title": title, "items": items, "editable": editable})
-    last_return = (
-        alert.history.filter(kind="returned").order_by("-created_at", "-pk").first()
-        if alert.status == Status.TRIAGE
-        else None
-    )
     return {
         "alert": alert,
         # Reversed once here rather than in every question and checklist row.
@@ -97,15 +75,11 @@ def workflow_context(request, alert: Alert, error: str = "") -> dict:
         "playbook": playbook,
         "questions": questions,
         "answered": len(answers),
-        "sections": sections,
-        "rec": rec,
+        "sections": _checklist_sections(triage, playbook, allowed),
+        "rec": services.recommendation_for(triage),
         "error": error,
-        "last_return": last_return,
-        "can_claim": is_l1 and alert.status == Status.NEW and alert.assignee_id is None,
-        "l1_working": is_l1 and mine and alert.status == Status.TRIAGE,
-        "can_t2_claim": is_t2 and alert.status == Status.ESCALATED and alert.assignee_id is None,
-        "t2_investigating": is_t2 and mine and alert.status == Status.INVESTIGATING,
-        "t2_containment": is_t2 and mine and alert.status == Status.CONTAINMENT,
+        "last_return": _last_return(alert),
+        "allowed": allowed,
         "open_containment": services.open_containment_items(triage),
         "dispositions": Disposition.choices,
         "answer_choices": AnswerValue.choices,
@@ -114,26 +88,56 @@ def workflow_context(request, alert: Alert, error: str = "") -> dict:
     }
 
 
+def _checklist_sections(triage, playbook, allowed: frozenset[str]) -> list[dict]:
+    """The playbook's three checklists with their entries; a section is editable when its
+    action (named after the section) is allowed."""
+    if not playbook:
+        return []
+    checklist: dict[str, dict] = {s: {} for s in ChecklistSection.values}
+    if triage:
+        for entry in triage.checklist.all():
+            checklist[entry.section][entry.item_id] = entry
+    return [
+        {
+            "key": key,
+            "title": title,
+            "items": [
+                {"item": item, "entry": checklist[key].get(item.id)}
+                for item in getattr(playbook, key)
+            ],
+            "editable": key in allowed,
+        }
+        for key, title in SECTION_TITLES
+    ]
+
+
+def _last_return(alert: Alert):
+    """The T2 return that sent an alert in triage back, shown with its reason."""
+    if alert.status != Status.TRIAGE:
+        return None
+    return alert.history.filter(kind="returned").order_by("-created_at", "-pk").first()
+
+
 def tab_context(alert: Alert, tab: str, request) -> dict:
     if tab == "tree":
-        return {"tree": alert_data.process_tree(alert)}
+        return {"tree": evidence.process_tree(alert)}
     if tab == "timeline":
         try:
             minutes = int(request.GET.get("minutes", 15))
         except ValueError:
             minutes = 15
-        minutes = minutes if minutes in alert_data.TIMELINE_WINDOWS else 15
+        minutes = minutes if minutes in evidence.TIMELINE_WINDOWS else 15
         return {
-            "timeline": alert_data.host_timeline(alert, minutes),
+            "timeline": evidence.host_timeline(alert, minutes),
             "minutes": minutes,
-            "windows": alert_data.TIMELINE_WINDOWS,
-            "timeline_limit": alert_data.TIMELINE_LIMIT,
+            "windows": evidence.TIMELINE_WINDOWS,
+            "timeline_limit": evidence.TIMELINE_LIMIT,
         }
     if tab == "history":
         return {"history": alert.history.select_related("actor").order_by("created_at", "pk")}
     if tab == "guide":
-        return {"guide_html": alert_data.render_guide(alert.rule.note)}
-    return {"events": alert_data.matched_events(alert)}
+        return {"guide_html": evidence.render_guide(alert.rule.note)}
+    return {"events": evidence.matched_events(alert)}
 
 
 @require_GET
@@ -143,13 +147,14 @@ def detail(request, alert_id: int):
     tab = request.GET.get("tab", "events")
     if tab not in dict(TABS):
         tab = "events"
-    context = {"tab": tab, "tabs": TABS, **tab_context(alert, tab, request)}
-    if request.htmx and request.htmx.target == "tab-content":
-        context["alert"] = alert
-        return render(request, "triage/alert.html#tab_content", context)
-    context.update(workflow_context(request, alert))
-    context["techniques"] = list(alert.techniques.all())
-    return render(request, "triage/alert.html", context)
+    context = {"tab": tab, "tabs": TABS, "alert": alert, **tab_context(alert, tab, request)}
+    if not htmx.wants_fragment(request, "tab-content"):
+        # The whole page also draws the workflow panel; the tab fragment does not need it.
+        context.update(workflow_context(request, alert))
+        context["techniques"] = list(alert.techniques.all())
+    return htmx.render_fragment_or_page(
+        request, "triage/alert.html", "tab_content", context, target="tab-content"
+    )
 
 
 def after_action(request, alert_id: int, error: str = "", *, question=None, item=None):
@@ -157,10 +162,15 @@ def after_action(request, alert_id: int, error: str = "", *, question=None, item
     the fresh workflow panel and summary (out of band). An answer or checklist change returns
     only its own row plus what depends on it, so quick clicks elsewhere are never overwritten;
     an error re-targets the whole panel."""
-    if not request.htmx:
-        if error:
-            messages.error(request, error)
-        return redirect("alert:detail", alert_id=alert_id)
+    return htmx.rerender_or_redirect(
+        request,
+        lambda: _fresh_workflow(request, alert_id, error, question=question, item=item),
+        reverse("alert:detail", args=[alert_id]),
+        error=error,
+    )
+
+
+def _fresh_workflow(request, alert_id: int, error: str, *, question, item):
     alert = get_object_or_404(Alert.objects.select_related("rule", "assignee"), pk=alert_id)
     context = workflow_context(request, alert, error)
     context["techniques"] = list(alert.techniques.all())
@@ -188,10 +198,26 @@ def after_action(request, alert_id: int, error: str = "", *, question=None, item
     return response
 
 
-from triage.views import l1, t2  # noqa: E402 - the action views use the helpers above
+def alert_action(role: str):
+    """Make ``view(request, alert_id)`` a POST-only action of ``role`` on one alert.
 
-urlpatterns = [
-    path("<int:alert_id>/", detail, name="detail"),
-    *l1.urlpatterns,
-    *t2.urlpatterns,
-]
+    The alert must be within the user's reach (else 404, before anything runs). The view runs
+    one ``services`` transition: a refused one (``WorkflowError``) becomes the error shown; on
+    success the view may return which row to redraw (``{"question": id}`` or
+    ``{"item": (section, id)}``), else the panel is redrawn (see :func:`after_action`)."""
+
+    def decorator(view):
+        @require_POST
+        @roles.role_required(role)
+        @wraps(view)
+        def action(request, alert_id: int):
+            get_alert(request, alert_id)
+            try:
+                fragment = view(request, alert_id) or {}
+            except services.WorkflowError as exc:
+                return after_action(request, alert_id, str(exc))
+            return after_action(request, alert_id, **fragment)
+
+        return action
+
+    return decorator

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import orjson
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
-from django.urls import path
 from django.views.decorators.http import require_GET
 
-from triage import history, metrics, roles
-
-EXPORT_CHUNK = 2000
+from triage import roles
+from triage.views.manager import export_records
 
 
 def _lines(records):
@@ -29,17 +27,10 @@ def export(request: HttpRequest):
         return JsonResponse({"error": "authentication required"}, status=401)
     if not roles.has_role(request.user, roles.MANAGER):
         return JsonResponse({"error": "managers only"}, status=403)
-    date_range = metrics.DateRange.from_query(request.GET)
-    filters = history.filters_from(request.GET, date_range)
-    rows, _ = history.sort(history.filter_by(history.rows(), filters), "decided")
+    _, records = export_records(request.GET)
     response = StreamingHttpResponse(
-        _lines(history.export_records(rows, chunk_size=EXPORT_CHUNK)),
+        _lines(records),
         content_type="application/x-ndjson",
     )
     response["Cache-Control"] = "no-store"
     return response
-
-
-urlpatterns = [
-    path("", export, name="export"),
-]

@@ -7,20 +7,23 @@ on the server, each with the same numbers in a table beneath it.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from datetime import timedelta
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import HttpRequest, StreamingHttpResponse
-from django.shortcuts import render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from rules.catalog import Technique
 from triage import history, metrics, roles
 from triage.templatetags.sla_tags import format_duration
+from triage.views import htmx
+from triage.views.filters import history_filters
 
 PAGE_SIZE = 25
 EXPORT_CHUNK = 2000
@@ -122,15 +125,31 @@ def _duration_text(seconds: float | None) -> str:
     return "—" if seconds is None else format_duration(timedelta(seconds=seconds))
 
 
+def _page_or_results(request: HttpRequest, template: str, context: dict):
+    """Every manager page redraws only its ``results`` fragment when htmx asks for it."""
+    return htmx.render_fragment_or_page(request, template, "results", context, target="results")
+
+
 # --- views -----------------------------------------------------------------------------------
 
 
-@require_GET
-@roles.role_required(roles.MANAGER)
-def history_view(request: HttpRequest):
+def manager_page(view):
+    """A GET-only page for managers, called as ``view(request, date_range)`` with the range
+    the query string asks for (the last 30 days by default)."""
+
+    @require_GET
+    @roles.role_required(roles.MANAGER)
+    @wraps(view)
+    def page(request: HttpRequest):
+        return view(request, metrics.DateRange.from_query(request.GET))
+
+    return page
+
+
+@manager_page
+def history_view(request: HttpRequest, date_range: metrics.DateRange):
     """Every L1 decision with its claim and decision times and how it ended at T2."""
-    date_range = metrics.DateRange.from_query(request.GET)
-    filters = history.filters_from(request.GET, date_range)
+    filters = history_filters(request.GET, date_range)
     rows, sort_key = history.sort(
         history.filter_by(history.rows(), filters), request.GET.get("sort", "")
     )
@@ -175,10 +194,7 @@ def history_view(request: HttpRequest):
         "outcomes": [*history.OUTCOMES.items(), ("override", "Overrides only")],
         "now": timezone.now(),
     }
-    template = "triage/manager/history.html"
-    if request.htmx and request.htmx.target == "results":
-        template += "#results"
-    return render(request, template, context)
+    return _page_or_results(request, "triage/manager/history.html", context)
 
 
 def _rule_choices():
@@ -188,11 +204,9 @@ def _rule_choices():
     return rule_model.objects.order_by("name").values_list("id", "name")
 
 
-@require_GET
-@roles.role_required(roles.MANAGER)
-def metrics_view(request: HttpRequest):
+@manager_page
+def metrics_view(request: HttpRequest, date_range: metrics.DateRange):
     """Team figures for the alerts raised in the range, as SVG charts over tables."""
-    date_range = metrics.DateRange.from_query(request.GET)
     m = metrics.cached_team_metrics(date_range.start, date_range.end)
     durations = [
         ("Acknowledge", m.acknowledge),
@@ -254,17 +268,12 @@ def metrics_view(request: HttpRequest):
             [(w.username[:28], w.total, str(w.total)) for w in m.workload[:15]]
         ),
     }
-    template = "triage/manager/metrics.html"
-    if request.htmx and request.htmx.target == "results":
-        template += "#results"
-    return render(request, template, context)
+    return _page_or_results(request, "triage/manager/metrics.html", context)
 
 
-@require_GET
-@roles.role_required(roles.MANAGER)
-def questions_view(request: HttpRequest):
+@manager_page
+def questions_view(request: HttpRequest, date_range: metrics.DateRange):
     """How each playbook question's answers lined up with the final dispositions."""
-    date_range = metrics.DateRange.from_query(request.GET)
     stats = metrics.question_stats(date_range.start, date_range.end)
     chart_rows = [
         (f"{s.technique} {s.question}"[:28], s.precision or 0, _percent(s.precision))
@@ -276,13 +285,19 @@ def questions_view(request: HttpRequest):
         "stats": stats,
         "chart": bar_chart(chart_rows),
     }
-    template = "triage/manager/questions.html"
-    if request.htmx and request.htmx.target == "results":
-        template += "#results"
-    return render(request, template, context)
+    return _page_or_results(request, "triage/manager/questions.html", context)
 
 
-# --- CSV export ------------------------------------------------------------------------------
+# --- exports ------------------------------------------------------------------------------
+
+
+def export_records(query) -> tuple[metrics.DateRange, Iterator[dict]]:
+    """The date range of a history query and its filtered decisions as export records, oldest
+    first, read from a server-side cursor in chunks (memory stays flat for any range)."""
+    date_range = metrics.DateRange.from_query(query)
+    filters = history_filters(query, date_range)
+    rows, _ = history.sort(history.filter_by(history.rows(), filters), "decided")
+    return date_range, history.export_records(rows, chunk_size=EXPORT_CHUNK)
 
 
 class _Line:
@@ -313,10 +328,7 @@ def csv_lines(records, columns):
 def export_csv(request: HttpRequest):
     """The filtered history as CSV, streamed: rows are read from a server-side cursor in
     chunks, so memory stays flat however long the range is."""
-    date_range = metrics.DateRange.from_query(request.GET)
-    filters = history.filters_from(request.GET, date_range)
-    rows, _ = history.sort(history.filter_by(history.rows(), filters), "decided")
-    records = history.export_records(rows, chunk_size=EXPORT_CHUNK)
+    date_range, records = export_records(request.GET)
     response = StreamingHttpResponse(
         csv_lines(records, history.EXPORT_COLUMNS), content_type="text/csv; charset=utf-8"
     )
@@ -324,12 +336,3 @@ def export_csv(request: HttpRequest):
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response
-
-
-# The landing page keeps its name: managers are sent to "manager:history" after login.
-urlpatterns = [
-    path("history/", history_view, name="history"),
-    path("history/export.csv", export_csv, name="export_csv"),
-    path("metrics/", metrics_view, name="metrics"),
-    path("questions/", questions_view, name="questions"),
-]

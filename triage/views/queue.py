@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Paginator
 from django.db.models import Count, Max, Min
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
@@ -29,6 +29,8 @@ from triage.models import (
     Severity,
     Status,
 )
+from triage.views import htmx
+from triage.views.filters import FilterForm, QueryChoice, QueryText
 
 PAGE_SIZE = 50
 # Counting stops here: "1,000+ alerts" is as useful to an analyst as an exact 18,124, and a
@@ -48,17 +50,24 @@ SINCE = {
 }
 # Grouped by rule id (names looked up after) so alert_l1_group / alert_t2_group cover it.
 GROUPS = {"rule": ("rule_id",), "host": ("host_name",), "rule_host": ("rule_id", "host_name")}
-FILTER_KEYS = (
-    "status",
-    "severity",
-    "technique",
-    "rule",
-    "host",
-    "assignee",
-    "since",
-    "sort",
-    "group",
-)
+
+
+class QueueFilterForm(FilterForm):
+    """The queue's filters. Text values are matched by :func:`filtered_alerts` (an unknown
+    status or severity there filters nothing); sort and group fall back to risk and none."""
+
+    status = QueryText()
+    severity = QueryText()
+    technique = QueryText()
+    rule = QueryText()
+    host = QueryText()
+    assignee = QueryText()
+    since = QueryText()
+    sort = QueryChoice(SORTS, default="risk")
+    group = QueryChoice(GROUPS, default="")
+
+
+FILTER_KEYS = tuple(QueueFilterForm.base_fields)
 
 
 def _stage_statuses(stage: str) -> tuple[str, ...]:
@@ -88,13 +97,9 @@ def role_statuses(user) -> set[str]:
     return seen
 
 
-def _filters(request, stage: str) -> dict[str, str]:
-    params = {key: request.GET.get(key, "").strip()[:200] for key in FILTER_KEYS}
-    if params["sort"] not in SORTS:
-        params["sort"] = "risk"
-    if params["group"] not in GROUPS:
-        params["group"] = ""
-    return params
+def _filters(request) -> dict[str, str]:
+    """The queue's filter values from the query string, every key present."""
+    return QueueFilterForm(request.GET).values()
 
 
 def filtered_alerts(user, stage: str, f: dict[str, str]):
@@ -129,7 +134,7 @@ def filtered_alerts(user, stage: str, f: dict[str, str]):
 
 
 def _queue(request, stage: str):
-    f = _filters(request, stage)
+    f = _filters(request)
     qs = filtered_alerts(request.user, stage, f)
     now = timezone.now()
     context = {
@@ -172,10 +177,9 @@ def _queue(request, stage: str):
             page = paginator.page(1)
         context["page"] = page
         context["alerts"] = page.object_list
-    template = "triage/queue.html"
-    if request.htmx and request.htmx.target == "queue-results":
-        template += "#results"
-    return render(request, template, context)
+    return htmx.render_fragment_or_page(
+        request, "triage/queue.html", "results", context, target="queue-results"
+    )
 
 
 @require_GET
@@ -196,7 +200,7 @@ def new_count(request, stage: str):
     """The "N new alerts — show" banner: alerts created after ``since`` matching the filters."""
     if stage not in ("l1", "t2"):
         stage = "l1"
-    f = _filters(request, stage)
+    f = _filters(request)
     since = parse_datetime(request.GET.get("since", "")) or timezone.now()
     count = filtered_alerts(request.user, stage, f).filter(created_at__gt=since).count()
     return render(
@@ -275,11 +279,3 @@ def _report(request, verb: str, result: services.BulkResult) -> None:
         messages.warning(
             request, f"{len(result.skipped)} skipped (taken or changed meanwhile): {ids}"
         )
-
-
-urlpatterns = [
-    path("l1/", l1_queue, name="l1"),
-    path("t2/", t2_queue, name="t2"),
-    path("<str:stage>/new-count/", new_count, name="new_count"),
-    path("<str:stage>/bulk/", bulk, name="bulk"),
-]

@@ -17,7 +17,6 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -109,9 +108,3 @@ def exception_new(request):
         "rules/exception_form.html",
         {"form": form, "alert": alert, "event_values": values},
     )
-
-
-urlpatterns = [
-    path("", rule_list, name="list"),
-    path("exceptions/new", exception_new, name="exception_new"),
-]

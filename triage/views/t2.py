@@ -2,73 +2,48 @@
 
 from __future__ import annotations
 
-from django.urls import path
-from django.views.decorators.http import require_POST
-
 from triage import roles, services
-from triage.views.l1 import _act
+from triage.views.alert import alert_action
+
+# The checklists a T2 analyst works through; anything else is refused by services.
+T2_SECTIONS = ("t2_actions", "containment")
 
 
-@require_POST
-@roles.role_required(roles.T2)
+@alert_action(roles.T2)
 def claim(request, alert_id: int):
-    return _act(request, alert_id, lambda: services.t2_claim(alert_id, request.user))
+    services.t2_claim(alert_id, request.user)
 
 
-@require_POST
-@roles.role_required(roles.T2)
+@alert_action(roles.T2)
 def accept(request, alert_id: int):
-    note = request.POST.get("note", "")
-    return _act(request, alert_id, lambda: services.t2_accept(alert_id, request.user, note))
+    services.t2_accept(alert_id, request.user, request.POST.get("note", ""))
 
 
-@require_POST
-@roles.role_required(roles.T2)
+@alert_action(roles.T2)
 def return_to_l1(request, alert_id: int):
-    reason = request.POST.get("reason", "")
-    return _act(request, alert_id, lambda: services.t2_return(alert_id, request.user, reason))
+    services.t2_return(alert_id, request.user, request.POST.get("reason", ""))
 
 
-@require_POST
-@roles.role_required(roles.T2)
+@alert_action(roles.T2)
 def item(request, alert_id: int):
     p = request.POST
     section = p.get("section", "")
-    if section not in ("t2_actions", "containment"):
+    if section not in T2_SECTIONS:
         section = "invalid"
-    return _act(
-        request,
+    item_id = p.get("item", "")
+    services.set_checklist_item(
         alert_id,
-        lambda: services.set_checklist_item(
-            alert_id,
-            request.user,
-            section,
-            p.get("item", ""),
-            p.get("state", ""),
-            p.get("note", ""),
-            p.get("evidence", ""),
-        ),
-        item=(section, p.get("item", "")),
+        request.user,
+        section,
+        item_id,
+        p.get("state", ""),
+        p.get("note", ""),
+        p.get("evidence", ""),
     )
+    return {"item": (section, item_id)}
 
 
-@require_POST
-@roles.role_required(roles.T2)
+@alert_action(roles.T2)
 def close(request, alert_id: int):
     p = request.POST
-    return _act(
-        request,
-        alert_id,
-        lambda: services.t2_close(
-            alert_id, request.user, p.get("disposition", ""), p.get("reason", "")
-        ),
-    )
-
-
-urlpatterns = [
-    path("<int:alert_id>/t2/claim/", claim, name="t2_claim"),
-    path("<int:alert_id>/t2/accept/", accept, name="t2_accept"),
-    path("<int:alert_id>/t2/return/", return_to_l1, name="t2_return"),
-    path("<int:alert_id>/t2/item/", item, name="t2_item"),
-    path("<int:alert_id>/t2/close/", close, name="t2_close"),
-]
+    services.t2_close(alert_id, request.user, p.get("disposition", ""), p.get("reason", ""))

@@ -1,5 +1,7 @@
-"""What the alert page shows beside the workflow: the matched events' key fields, the process
-tree and host timeline from stored events, decoded command lines, the sanitised rule guide.
+"""The evidence around an alert, read from stored events: the matched events' key fields with
+decoded command lines, the process tree, the host timeline; and the sanitised rule guide.
+
+Queries, not views: the alert page (``triage.views.alert``) shows what these return.
 
 Every query here is an index lookup (see the indexes on ``rules.Event``) with a row limit, so
 the page stays fast with millions of events.
