@@ -8,9 +8,9 @@ from triage.models import (
     AlertEvent,
     ChecklistEntry,
     Playbook,
+    PlaybookAnswer,
+    PlaybookRun,
     PlaybookVersion,
-    Triage,
-    TriageAnswer,
 )
 
 
@@ -53,16 +53,16 @@ class AlertEventAdmin(ReadOnlyAdmin):
     raw_id_fields = ("alert", "actor")
 
 
-@admin.register(Triage)
-class TriageAdmin(ReadOnlyAdmin):
+@admin.register(PlaybookRun)
+class PlaybookRunAdmin(ReadOnlyAdmin):
     list_display = ("alert", "playbook_version", "l1_analyst", "t2_analyst", "started_at")
 
 
-@admin.register(TriageAnswer)
-class TriageAnswerAdmin(ReadOnlyAdmin):
-    list_display = ("triage", "question_id", "value", "answered_by", "answered_at")
+@admin.register(PlaybookAnswer)
+class PlaybookAnswerAdmin(ReadOnlyAdmin):
+    list_display = ("run", "question_id", "value", "answered_by", "answered_at")
 
 
 @admin.register(ChecklistEntry)
 class ChecklistEntryAdmin(ReadOnlyAdmin):
-    list_display = ("triage", "section", "item_id", "state", "updated_by", "updated_at")
+    list_display = ("run", "section", "item_id", "state", "updated_by", "updated_at")

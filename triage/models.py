@@ -1,4 +1,4 @@
-"""The human side: alerts, their append-only history, playbooks and the triages that run them.
+"""The human side: alerts, their append-only history, playbooks and the playbook runs over alerts.
 
 Workflow transitions live in ``triage/services.py``; models here hold data, invariants and
 small chainable querysets. ATT&CK techniques live in ``rules`` (they describe rules); alerts and
@@ -268,7 +268,7 @@ class AlertEvent(models.Model):
         raise AppendOnlyError("AlertEvent rows are append-only")
 
 
-# --- Playbooks and the triage that runs one -------------------------------------------------
+# --- Playbooks and their runs over alerts ----------------------------------------------------
 
 
 class Playbook(models.Model):
@@ -292,7 +292,7 @@ class Playbook(models.Model):
 
 class PlaybookVersion(models.Model):
     """One immutable version of a playbook: the parsed content (``Playbook.to_dict()``) and
-    its hash. A triage keeps the version it started with, even after the file changes."""
+    its hash. A playbook run keeps the version it started with, even after the file changes."""
 
     playbook = models.ForeignKey(Playbook, on_delete=models.PROTECT, related_name="versions")
     version = models.PositiveIntegerField()
@@ -319,31 +319,32 @@ class PlaybookVersion(models.Model):
         return self._parsed
 
 
-class Triage(models.Model):
-    """The analysts' work on one alert: the playbook version it runs with, who worked it."""
+class PlaybookRun(models.Model):
+    """The analysts' work on one alert: the playbook version it runs with, who worked it, and
+    (through ``answers`` and ``checklist``) what they answered and ticked."""
 
-    alert = models.OneToOneField(Alert, on_delete=models.PROTECT, related_name="triage")
+    alert = models.OneToOneField(Alert, on_delete=models.PROTECT, related_name="playbook_run")
     playbook_version = models.ForeignKey(
-        PlaybookVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="triages"
+        PlaybookVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="runs"
     )
     l1_analyst = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
-        related_name="l1_triages",
+        related_name="l1_playbook_runs",
     )
     t2_analyst = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
-        related_name="t2_triages",
+        related_name="t2_playbook_runs",
     )
     started_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"triage of alert {self.alert_id}"
+        return f"playbook run of alert {self.alert_id}"
 
 
 class AnswerValue(models.TextChoices):
@@ -352,10 +353,10 @@ class AnswerValue(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
-class TriageAnswer(models.Model):
+class PlaybookAnswer(models.Model):
     """The current answer to one playbook question (its changes are in the alert history)."""
 
-    triage = models.ForeignKey(Triage, on_delete=models.PROTECT, related_name="answers")
+    run = models.ForeignKey(PlaybookRun, on_delete=models.PROTECT, related_name="answers")
     question_id = models.CharField(max_length=64)
     value = models.TextField(help_text="yes/no/unknown, or the text of a text question")
     note = models.TextField(blank=True)
@@ -364,7 +365,7 @@ class TriageAnswer(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["triage", "question_id"], name="triageanswer_unique"),
+            models.UniqueConstraint(fields=["run", "question_id"], name="triageanswer_unique"),
         ]
 
     def __str__(self) -> str:
@@ -384,9 +385,9 @@ class ChecklistState(models.TextChoices):
 
 
 class ChecklistEntry(models.Model):
-    """The current state of one checklist item of a triage (changes are in the history)."""
+    """The current state of one checklist item of a playbook run (changes are in the history)."""
 
-    triage = models.ForeignKey(Triage, on_delete=models.PROTECT, related_name="checklist")
+    run = models.ForeignKey(PlaybookRun, on_delete=models.PROTECT, related_name="checklist")
     section = models.CharField(max_length=16, choices=ChecklistSection.choices)
     item_id = models.CharField(max_length=64)
     state = models.CharField(max_length=16, choices=ChecklistState.choices)
@@ -398,7 +399,7 @@ class ChecklistEntry(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["triage", "section", "item_id"], name="checklistentry_unique"
+                fields=["run", "section", "item_id"], name="checklistentry_unique"
             ),
         ]
 

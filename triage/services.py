@@ -64,9 +64,9 @@ from triage.models import (
     ChecklistState,
     Disposition,
     Playbook,
+    PlaybookAnswer,
+    PlaybookRun,
     Status,
-    Triage,
-    TriageAnswer,
     _clock,
     recorded_now,
 )
@@ -166,50 +166,50 @@ def playbook_for(alert: Alert) -> Playbook | None:
     )
 
 
-def triage_of(alert: Alert) -> Triage | None:
-    """The alert's triage with its playbook version (content left deferred: the parsed
+def run_of(alert: Alert) -> PlaybookRun | None:
+    """The alert's playbook run with its playbook version (content left deferred: the parsed
     playbook is cached by content hash, so the JSON is read only on a cache miss)."""
     return (
-        Triage.objects.select_related("playbook_version__playbook__technique")
+        PlaybookRun.objects.select_related("playbook_version__playbook__technique")
         .defer("playbook_version__content")
         .filter(alert=alert)
         .first()
     )
 
 
-def _ensure_triage(alert: Alert, **defaults) -> Triage:
+def _ensure_run(alert: Alert, **defaults) -> PlaybookRun:
     playbook = playbook_for(alert)
     version = playbook.current_version() if playbook else None
-    triage, created = Triage.objects.get_or_create(
+    run, created = PlaybookRun.objects.get_or_create(
         alert=alert, defaults={"playbook_version": version, **defaults}
     )
     if not created and defaults:
-        changed = [k for k, v in defaults.items() if getattr(triage, f"{k}_id", None) is None]
+        changed = [k for k, v in defaults.items() if getattr(run, f"{k}_id", None) is None]
         for key in changed:
-            setattr(triage, key, defaults[key])
+            setattr(run, key, defaults[key])
         if changed:
-            triage.save(update_fields=changed)
-    return triage
+            run.save(update_fields=changed)
+    return run
 
 
-def answers_of(triage: Triage | None) -> dict[str, TriageAnswer]:
-    if triage is None:
+def answers_of(run: PlaybookRun | None) -> dict[str, PlaybookAnswer]:
+    if run is None:
         return {}
-    return {a.question_id: a for a in triage.answers.all()}
+    return {a.question_id: a for a in run.answers.all()}
 
 
-def recommendation_for(triage: Triage | None) -> Recommendation | None:
-    """The recommendation from the triage's playbook version and current answers."""
-    if triage is None or triage.playbook_version is None:
+def recommendation_for(run: PlaybookRun | None) -> Recommendation | None:
+    """The recommendation from the run's playbook version and current answers."""
+    if run is None or run.playbook_version is None:
         return None
-    answers = {qid: {"value": a.value} for qid, a in answers_of(triage).items()}
-    return recommend(triage.playbook_version.parsed(), answers)
+    answers = {qid: {"value": a.value} for qid, a in answers_of(run).items()}
+    return recommend(run.playbook_version.parsed(), answers)
 
 
-def _version_ref(triage: Triage | None) -> tuple[str | None, int | None]:
-    if triage is None or triage.playbook_version is None:
+def _version_ref(run: PlaybookRun | None) -> tuple[str | None, int | None]:
+    if run is None or run.playbook_version is None:
         return None, None
-    version = triage.playbook_version
+    version = run.playbook_version
     return version.playbook.technique.external_id, version.pk
 
 
@@ -231,21 +231,21 @@ def claim(alert_id: int, user, *, bulk: bool = False) -> Alert:
             raise AlreadyClaimed(f"Alert {alert_id} can no longer be claimed.")
         alert = Alert.objects.get(pk=alert_id)
         record(alert, user, "claimed", Status.NEW, Status.TRIAGE, bulk=bulk)
-        _ensure_triage(alert, l1_analyst=user)
+        _ensure_run(alert, l1_analyst=user)
     return alert
 
 
-def answer(alert_id: int, user, question_id: str, value: str, note: str = "") -> TriageAnswer:
+def answer(alert_id: int, user, question_id: str, value: str, note: str = "") -> PlaybookAnswer:
     """Save (or change) the answer to one playbook question; writes ``answered`` when the
     answer or note changed."""
     _require_role(user, workflow.ANSWER)
     with transaction.atomic():
         alert = _lock_for(alert_id, user, workflow.ANSWER)
-        triage = _ensure_triage(alert, l1_analyst=user)
-        if triage.playbook_version is None:
+        run = _ensure_run(alert, l1_analyst=user)
+        if run.playbook_version is None:
             raise WorkflowError("This alert has no playbook.")
         try:
-            question = triage.playbook_version.parsed().question(question_id)
+            question = run.playbook_version.parsed().question(question_id)
         except KeyError:
             raise WorkflowError("Unknown question.") from None
         value = (value or "").strip()
@@ -256,15 +256,15 @@ def answer(alert_id: int, user, question_id: str, value: str, note: str = "") ->
         elif question.type == TEXT:
             value = _clean_text(value, "The answer", required=True)
         note = _clean_text(note, "The note", required=False)
-        existing = TriageAnswer.objects.filter(triage=triage, question_id=question_id).first()
+        existing = PlaybookAnswer.objects.filter(run=run, question_id=question_id).first()
         if existing and existing.value == value and existing.note == note:
             return existing
         if existing:
             existing.value, existing.note, existing.answered_by = value, note, user
             existing.save()
         else:
-            existing = TriageAnswer.objects.create(
-                triage=triage, question_id=question_id, value=value, note=note, answered_by=user
+            existing = PlaybookAnswer.objects.create(
+                run=run, question_id=question_id, value=value, note=note, answered_by=user
             )
         record(
             alert,
@@ -273,7 +273,7 @@ def answer(alert_id: int, user, question_id: str, value: str, note: str = "") ->
             question=question_id,
             answer=value,
             note=note,
-            playbook_version=triage.playbook_version_id,
+            playbook_version=run.playbook_version_id,
         )
     return existing
 
@@ -292,16 +292,16 @@ def set_checklist_item(
         alert = _lock_for(
             alert_id, user, section, "This checklist cannot be changed by you in the alert's state."
         )
-        triage = _ensure_triage(alert)
-        if triage.playbook_version is None:
+        run = _ensure_run(alert)
+        if run.playbook_version is None:
             raise WorkflowError("This alert has no playbook.")
-        items = getattr(triage.playbook_version.parsed(), section)
+        items = getattr(run.playbook_version.parsed(), section)
         if item_id not in {item.id for item in items}:
             raise WorkflowError("Unknown checklist item.")
         note = _clean_text(note, "The note", required=False)
         evidence = _clean_text(evidence, "The evidence", required=False)
         entry, _ = ChecklistEntry.objects.update_or_create(
-            triage=triage,
+            run=run,
             section=section,
             item_id=item_id,
             defaults={"state": state, "note": note, "evidence": evidence, "updated_by": user},
@@ -313,9 +313,9 @@ def set_checklist_item(
     return entry
 
 
-def _decision_snapshot(alert: Alert, user, triage: Triage | None) -> Recommendation | None:
-    rec = recommendation_for(triage)
-    technique, version_id = _version_ref(triage)
+def _decision_snapshot(alert: Alert, user, run: PlaybookRun | None) -> Recommendation | None:
+    rec = recommendation_for(run)
+    technique, version_id = _version_ref(run)
     if rec is not None:
         record(
             alert,
@@ -335,18 +335,18 @@ def escalate(alert_id: int, user, rationale: str = "") -> Alert:
     rationale = _clean_text(rationale, "The rationale", required=False)
     with transaction.atomic():
         alert = _lock_for(alert_id, user, workflow.ESCALATE)
-        triage = _ensure_triage(alert, l1_analyst=user)
-        rec = recommendation_for(triage)
+        run = _ensure_run(alert, l1_analyst=user)
+        rec = recommendation_for(run)
         override = rec is not None and rec.decision == CLOSE
         if override and not rationale:
             raise WorkflowError(
                 "The playbook recommends closing: say why you escalate (rationale)."
             )
-        _decision_snapshot(alert, user, triage)
+        _decision_snapshot(alert, user, run)
         Alert.objects.filter(pk=alert.pk).update(
             status=Status.ESCALATED, assignee=None, updated_at=now()
         )
-        technique, version_id = _version_ref(triage)
+        technique, version_id = _version_ref(run)
         record(
             alert,
             user,
@@ -378,20 +378,20 @@ def close_l1(alert_id: int, user, disposition: str, reason: str, rationale: str 
     rationale = _clean_text(rationale, "The rationale", required=False)
     with transaction.atomic():
         alert = _lock_for(alert_id, user, workflow.CLOSE)
-        triage = _ensure_triage(alert, l1_analyst=user)
-        rec = recommendation_for(triage)
+        run = _ensure_run(alert, l1_analyst=user)
+        rec = recommendation_for(run)
         override = rec is not None and rec.decision != CLOSE
         if override and not rationale:
             raise WorkflowError(
                 f"The playbook's recommendation is {rec.decision}: say why you close (rationale)."
             )
-        _decision_snapshot(alert, user, triage)
-        _close(alert, user, "l1", disposition, reason, rec, override, rationale, triage)
+        _decision_snapshot(alert, user, run)
+        _close(alert, user, "l1", disposition, reason, rec, override, rationale, run)
     alert.refresh_from_db()
     return alert
 
 
-def _close(alert, user, stage, disposition, reason, rec, override, rationale, triage) -> None:
+def _close(alert, user, stage, disposition, reason, rec, override, rationale, run) -> None:
     when = now()
     from_status = alert.status
     Alert.objects.filter(pk=alert.pk).update(
@@ -401,7 +401,7 @@ def _close(alert, user, stage, disposition, reason, rec, override, rationale, tr
         closed_at=when,
         updated_at=when,
     )
-    _, version_id = _version_ref(triage)
+    _, version_id = _version_ref(run)
     record(
         alert,
         user,
@@ -454,7 +454,7 @@ def bulk_close(alert_ids: Iterable[int], user, disposition: str, reason: str) ->
             if not (alert and workflow.state_allows(workflow.BULK_CLOSE, alert, user)):
                 result.skipped.append((alert_id, "not new, nor in triage with you"))
                 continue
-            _close(alert, user, "bulk", disposition, reason, None, False, "", triage_of(alert))
+            _close(alert, user, "bulk", disposition, reason, None, False, "", run_of(alert))
             result.done.append(alert_id)
     return result
 
@@ -473,9 +473,9 @@ def t2_claim(alert_id: int, user, *, bulk: bool = False) -> Alert:
             raise AlreadyClaimed(f"Alert {alert_id} was already claimed or is not escalated.")
         alert = Alert.objects.get(pk=alert_id)
         record(alert, user, "t2_claimed", Status.ESCALATED, Status.INVESTIGATING, bulk=bulk)
-        triage = _ensure_triage(alert)
-        triage.t2_analyst = user
-        triage.save(update_fields=["t2_analyst"])
+        run = _ensure_run(alert)
+        run.t2_analyst = user
+        run.save(update_fields=["t2_analyst"])
     return alert
 
 
@@ -498,8 +498,8 @@ def t2_return(alert_id: int, user, reason: str) -> Alert:
     reason = _clean_text(reason, "A reason for returning", required=True)
     with transaction.atomic():
         alert = _lock_for(alert_id, user, workflow.T2_RETURN)
-        triage = triage_of(alert)
-        l1 = triage.l1_analyst if triage else None
+        run = run_of(alert)
+        l1 = run.l1_analyst if run else None
         to_status = Status.TRIAGE if l1 else Status.NEW
         Alert.objects.filter(pk=alert.pk).update(status=to_status, assignee=l1, updated_at=now())
         record(
@@ -515,16 +515,16 @@ def t2_return(alert_id: int, user, reason: str) -> Alert:
     return alert
 
 
-def open_containment_items(triage: Triage | None) -> list[str]:
+def open_containment_items(run: PlaybookRun | None) -> list[str]:
     """Containment items not yet done or marked not applicable."""
-    if triage is None or triage.playbook_version is None:
+    if run is None or run.playbook_version is None:
         return []
     resolved = set(
-        triage.checklist.filter(section=ChecklistSection.CONTAINMENT)
+        run.checklist.filter(section=ChecklistSection.CONTAINMENT)
         .exclude(state=ChecklistState.OPEN)
         .values_list("item_id", flat=True)
     )
-    return [i.id for i in triage.playbook_version.parsed().containment if i.id not in resolved]
+    return [i.id for i in run.playbook_version.parsed().containment if i.id not in resolved]
 
 
 def t2_close(alert_id: int, user, disposition: str, reason: str) -> Alert:
@@ -534,12 +534,12 @@ def t2_close(alert_id: int, user, disposition: str, reason: str) -> Alert:
     disposition, reason = _validate_close(disposition, reason)
     with transaction.atomic():
         alert = _lock_for(alert_id, user, workflow.T2_CLOSE)
-        triage = triage_of(alert)
-        if alert.status == Status.CONTAINMENT and open_containment_items(triage):
+        run = run_of(alert)
+        if alert.status == Status.CONTAINMENT and open_containment_items(run):
             raise WorkflowError(
                 "Mark every containment item done or not applicable before closing."
             )
-        _close(alert, user, "t2", disposition, reason, None, False, "", triage)
+        _close(alert, user, "t2", disposition, reason, None, False, "", run)
     alert.refresh_from_db()
     return alert
 

@@ -82,8 +82,8 @@ class Walker:
             services.claim(self.alert.pk, self.l1)
 
     def answer(self, want: str, count: int | None = None):
-        triage = services.triage_of(Alert.objects.get(pk=self.alert.pk))
-        playbook = triage.playbook_version.parsed()
+        run = services.run_of(Alert.objects.get(pk=self.alert.pk))
+        playbook = run.playbook_version.parsed()
         items = list(answers_for(playbook, want).items())[:count]
         for qid, value in items:
             with services.clock(self.later(0, 3)):

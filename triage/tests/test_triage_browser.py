@@ -130,7 +130,7 @@ def test_l1_escalates_and_t2_contains_and_closes(browser, live_server, l1_user, 
             "document.querySelector('[data-testid=status]').innerText === 'Containment'"
         )
     with step(page, "t2-containment"):
-        version = Alert.objects.get(pk=alert.pk).triage.playbook_version.parsed()
+        version = Alert.objects.get(pk=alert.pk).playbook_run.playbook_version.parsed()
         for item in version.containment:
             page.click(f"[data-testid=done-{item.id}]")
             # Each row changes height when it is marked done; wait so the next click lands.

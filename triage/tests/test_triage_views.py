@@ -111,7 +111,7 @@ def test_t2_journey_over_http(client, l1_user, t2_user, alert):
     client.force_login(t2_user)
     assert _post(client, "t2_claim", alert, headers=HX).status_code == 200
     assert _post(client, "t2_accept", alert, headers=HX).status_code == 200
-    version = Alert.objects.get(pk=alert.pk).triage.playbook_version.parsed()
+    version = Alert.objects.get(pk=alert.pk).playbook_run.playbook_version.parsed()
     for item in version.containment:
         _post(
             client,

@@ -12,9 +12,9 @@ from triage.models import (
     AlertEvent,
     AppendOnlyError,
     Playbook,
+    PlaybookAnswer,
     PlaybookVersion,
     Status,
-    TriageAnswer,
 )
 from triage.tests import factories
 from triage.tests.factories import fast_password_hashing  # noqa: F401 - autouse fixture
@@ -54,7 +54,7 @@ def test_claim_moves_new_to_triage_and_pins_the_current_playbook_version(alert, 
     services.claim(alert.pk, l1_user)
     alert.refresh_from_db()
     assert (alert.status, alert.assignee) == (Status.TRIAGE, l1_user)
-    assert alert.triage.playbook_version.playbook.technique.external_id == "T1059.001"
+    assert alert.playbook_run.playbook_version.playbook.technique.external_id == "T1059.001"
     assert kinds(alert) == ["raised", "claimed"]
 
 
@@ -106,10 +106,10 @@ def test_the_most_specific_playbook_wins(db):
 
 def test_answers_are_saved_as_they_go_and_drive_the_recommendation(alert, l1_user):
     services.claim(alert.pk, l1_user)
-    triage = Alert.objects.get(pk=alert.pk).triage
-    assert services.recommendation_for(triage).decision == "undecided"
+    run = Alert.objects.get(pk=alert.pk).playbook_run
+    assert services.recommendation_for(run).decision == "undecided"
     services.answer(alert.pk, l1_user, "unusual_parent", "YES", "wscript parent")
-    rec = services.recommendation_for(triage)
+    rec = services.recommendation_for(run)
     assert rec.decision == "escalate"
     assert any("unusual parent" in r for r in rec.reasons)
     services.answer(alert.pk, l1_user, "unusual_parent", "yes", "wscript parent")  # unchanged
@@ -119,7 +119,7 @@ def test_answers_are_saved_as_they_go_and_drive_the_recommendation(alert, l1_use
         "question": "unusual_parent",
         "answer": "yes",
         "note": "wscript parent",
-        "playbook_version": triage.playbook_version_id,
+        "playbook_version": run.playbook_version_id,
     }
 
 
@@ -152,7 +152,7 @@ def test_escalating_with_the_recommendation_records_decision_and_version(alert, 
     assert escalated.data["recommendation"] == "escalate"
     assert escalated.data["override"] is False
     assert escalated.data["playbook"] == "T1059.001"
-    assert escalated.data["playbook_version"] == alert.triage.playbook_version_id
+    assert escalated.data["playbook_version"] == alert.playbook_run.playbook_version_id
     snapshot = alert.history.get(kind="recommendation").data
     assert snapshot["met_criteria"] == ["credential_or_lateral"] and snapshot["urgent"] is True
 
@@ -188,18 +188,18 @@ def test_closing_needs_disposition_reason_and_against_advice_a_rationale(alert, 
 
 def test_a_new_playbook_version_does_not_change_a_running_triage(alert, l1_user):
     services.claim(alert.pk, l1_user)
-    pinned = Alert.objects.get(pk=alert.pk).triage.playbook_version
+    pinned = Alert.objects.get(pk=alert.pk).playbook_run.playbook_version
     playbook = Playbook.objects.get(technique__external_id="T1059.001")
     content = dict(pinned.content, title="Edited title", version=2)
     PlaybookVersion.objects.create(
         playbook=playbook, version=2, content=content, content_hash="edited"
     )
     services.answer(alert.pk, l1_user, "unusual_parent", "yes")
-    triage = Alert.objects.get(pk=alert.pk).triage
-    assert triage.playbook_version == pinned
+    run = Alert.objects.get(pk=alert.pk).playbook_run
+    assert run.playbook_version == pinned
     fresh = factories.make_alert(alert.rule, [factories.process_doc()])
     services.claim(fresh.pk, l1_user)
-    assert Alert.objects.get(pk=fresh.pk).triage.playbook_version.version == 2
+    assert Alert.objects.get(pk=fresh.pk).playbook_run.playbook_version.version == 2
 
 
 def test_l1_steps_checklist(alert, l1_user):
@@ -228,7 +228,7 @@ def test_t2_claims_accepts_contains_and_closes(alert, l1_user, t2_user):
     services.t2_accept(alert.pk, t2_user)
     with pytest.raises(services.WorkflowError, match="containment"):
         services.t2_close(alert.pk, t2_user, "true_positive", "contained")
-    version = Alert.objects.get(pk=alert.pk).triage.playbook_version.parsed()
+    version = Alert.objects.get(pk=alert.pk).playbook_run.playbook_version.parsed()
     for item in version.containment:
         state = "not_applicable" if item.id == "reset_credentials" else "done"
         services.set_checklist_item(alert.pk, t2_user, "containment", item.id, state, "", "EDR-1")
@@ -261,7 +261,7 @@ def test_t2_return_goes_back_to_the_l1_who_escalated(alert, l1_user, t2_user):
     event = alert.history.get(kind="returned")
     assert event.data == {"reason": "Answer the follow-on question first", "to_user": l1_user.pk}
     # The L1 analyst can work it again and answers are still there.
-    assert TriageAnswer.objects.filter(triage__alert=alert).exists()
+    assert PlaybookAnswer.objects.filter(run__alert=alert).exists()
     services.answer(alert.pk, l1_user, "follow_on", "yes")
 
 

@@ -57,30 +57,30 @@ def workflow_context(request, alert: Alert, error: str = "") -> dict:
     """What the workflow panel draws: the playbook with its answers and checklists, the
     recommendation, and ``allowed``, the actions the user may take now (``triage.workflow``:
     the same table the services enforce), which decides every form the panel shows."""
-    triage = services.triage_of(alert)
-    version = triage.playbook_version if triage else None
+    run = services.run_of(alert)
+    version = run.playbook_version if run else None
     if version is None:
         playbook_row = services.playbook_for(alert)
         version = playbook_row.current_version() if playbook_row else None
     playbook = version.parsed() if version else None
-    answers = services.answers_of(triage)
+    answers = services.answers_of(run)
     allowed = workflow.allowed_actions(alert, request.user)
     questions = [{"q": q, "a": answers.get(q.id)} for q in (playbook.questions if playbook else ())]
     return {
         "alert": alert,
         # Reversed once here rather than in every question and checklist row.
         "urls": {name: reverse(f"alert:{name}", args=[alert.pk]) for name in ACTION_URLS},
-        "triage": triage,
+        "run": run,
         "version": version,
         "playbook": playbook,
         "questions": questions,
         "answered": len(answers),
-        "sections": _checklist_sections(triage, playbook, allowed),
-        "rec": services.recommendation_for(triage),
+        "sections": _checklist_sections(run, playbook, allowed),
+        "rec": services.recommendation_for(run),
         "error": error,
         "last_return": _last_return(alert),
         "allowed": allowed,
-        "open_containment": services.open_containment_items(triage),
+        "open_containment": services.open_containment_items(run),
         "dispositions": Disposition.choices,
         "answer_choices": AnswerValue.choices,
         "now": timezone.now(),
@@ -88,14 +88,14 @@ def workflow_context(request, alert: Alert, error: str = "") -> dict:
     }
 
 
-def _checklist_sections(triage, playbook, allowed: frozenset[str]) -> list[dict]:
+def _checklist_sections(run, playbook, allowed: frozenset[str]) -> list[dict]:
     """The playbook's three checklists with their entries; a section is editable when its
     action (named after the section) is allowed."""
     if not playbook:
         return []
     checklist: dict[str, dict] = {s: {} for s in ChecklistSection.values}
-    if triage:
-        for entry in triage.checklist.all():
+    if run:
+        for entry in run.checklist.all():
             checklist[entry.section][entry.item_id] = entry
     return [
         {
