@@ -366,12 +366,13 @@ def _consume_export(client, query, trace: bool) -> tuple[int, float, int]:
 
 def _materialise(query) -> tuple[int, float, int]:
     from triage import history, metrics
+    from triage.views.filters import history_filters
 
     tracemalloc.start()
     tracemalloc.reset_peak()
     started = time.perf_counter()
     date_range = metrics.DateRange.from_query(query)
-    rows = history.filter_by(history.rows(), history.filters_from(query, date_range))
+    rows = history.filter_by(history.rows(), history_filters(query, date_range))
     materialised = list(rows.values_list(*history._EXPORT_VALUES))
     elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()

@@ -177,26 +177,6 @@ class Filters:
     outcome: str = ""  # a key of OUTCOMES, or "override"
 
 
-def _int(value) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and len(text) < 19 else None
-
-
-def filters_from(query, date_range) -> Filters:
-    """Filters from a query dict (``analyst``, ``rule``, ``technique``, ``outcome``) and a
-    :class:`triage.metrics.DateRange`; unknown values are ignored, never an error."""
-    outcome = str(query.get("outcome") or "")
-    technique = str(query.get("technique") or "")[:16]
-    return Filters(
-        start=date_range.start,
-        end=date_range.end,
-        analyst=_int(query.get("analyst")),
-        rule=_int(query.get("rule")),
-        technique=technique,
-        outcome=outcome if outcome in OUTCOMES or outcome == "override" else "",
-    )
-
-
 def filter_by(qs: QuerySet, f: Filters) -> QuerySet:
     """Narrow decision rows; dates bound the decision time, ``[start, end)``."""
     if f.start:
