@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from rules import detection, lookback
 from rules.models import DetectionRule, Event, RuleException, RuleRun
-from rules.services import event_row, ingest_records, store_events
+from rules.store import event_row, ingest_records, store_events
 from rules.tests.pipeline_helpers import (
     DOWNLOAD_RULE_ID,
     LIBRARY,
@@ -445,7 +445,7 @@ def test_fast_index_values_agree_with_the_parsers_index_columns():
     from bench.events import generate_events
     from rules.ingest import index_columns
     from rules.ingest.fields import get_field
-    from rules.services import index_values
+    from rules.store import index_values
 
     odd = [
         {"@timestamp": "2026-01-01T00:00:00Z", "process.pid": "12", "host": {"name": 5}},

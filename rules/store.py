@@ -4,6 +4,10 @@ Everything that reaches the event store goes through :func:`store_events`: HTTP 
 ``_bulk`` requests and files. Rows are inserted with ``ON CONFLICT (event_id) DO NOTHING``
 so sending the same events twice stores nothing new, and only the rows this call inserted
 are handed to detection.
+
+This module is the machine side's public surface for events: the human side reads them
+through it (``Event`` and ``IngestSource`` are re-exported here), never through
+``rules.models`` directly.
 """
 
 from __future__ import annotations
@@ -36,6 +40,25 @@ from rules.ingest.fields import MISSING, get_field, has_dotted_key
 from rules.ingest.records import ParsedRecord
 from rules.ingest.timeutil import parse_timestamp
 from rules.models import Event, IngestSource
+
+__all__ = [  # the surface other apps may import; the rest is this module's own
+    "BATCH_SIZE",
+    "COLUMN_TYPES",
+    "INDEXED_COLUMNS",
+    "Event",
+    "EventRow",
+    "IngestSource",
+    "IngestSummary",
+    "JsonbFromText",
+    "StoreResult",
+    "UnstorableEvent",
+    "enqueue_detection",
+    "event_row",
+    "index_values",
+    "ingest_records",
+    "rows_from_records",
+    "store_events",
+]
 
 logger = logging.getLogger(__name__)
 
