@@ -35,9 +35,9 @@ from django.db.models.functions import MD5
 
 from rules import eql, handoff
 from rules.eql.pauses import gc_paused
+from rules.eql.timestamps import parse_ingest_timestamp
 from rules.ingest.ecs import event_id_of
 from rules.ingest.fields import MISSING, get_field
-from rules.ingest.timeutil import parse_timestamp
 from rules.lookback import (
     derived_writes,
     load_documents,
@@ -261,7 +261,7 @@ def _first(docs: list[dict], path: str) -> str:
 def _alert_values(rule: DetectionRule, cand: Candidate, now: datetime) -> dict:
     """A new alert's values by attribute name (``rule_id``: the rule's pk); the fields left
     out take their defaults."""
-    stamps = [parse_timestamp(get_field(doc, "@timestamp", None)) for doc in cand.docs]
+    stamps = [parse_ingest_timestamp(get_field(doc, "@timestamp", None)) for doc in cand.docs]
     stamps = [ts for ts in stamps if ts is not None]
     sla_minutes = settings.SLA_MINUTES.get(rule.severity, settings.SLA_MINUTES["medium"])
     return {

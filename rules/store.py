@@ -28,6 +28,7 @@ from psycopg.pq import Format
 
 from rules import handoff
 from rules.eql.pauses import gc_paused
+from rules.eql.timestamps import parse_ingest_timestamp
 from rules.ingest.ecs import (
     _LONG_MAX,
     _LONG_MIN,
@@ -38,7 +39,6 @@ from rules.ingest.ecs import (
 )
 from rules.ingest.fields import MISSING, get_field, has_dotted_key
 from rules.ingest.records import ParsedRecord
-from rules.ingest.timeutil import parse_timestamp
 from rules.models import Event, IngestSource
 
 __all__ = [  # the surface other apps may import; the rest is this module's own
@@ -150,7 +150,7 @@ def index_values(doc: dict, *, plain: bool = False) -> dict:
     if action is MISSING and spelled_dotted():
         action = get_field(doc, "event.action")
     columns = {
-        "timestamp": parse_timestamp(get("@timestamp")),
+        "timestamp": parse_ingest_timestamp(get("@timestamp")),
         "event_id": event_id,
         "action": action if type(action) is str else None,
     }

@@ -14,6 +14,7 @@ from . import ast
 from . import functions as fn
 from .errors import EqlError
 from .fields import field_getter
+from .timestamps import epoch_millis
 
 __all__ = ["compile_category", "compile_expr", "compile_predicate", "field_getter"]
 
@@ -177,11 +178,9 @@ DATE_LIKE = re.compile(
 
 
 def _date_ms(v):
-    from .engine import parse_timestamp
-
     if type(v) is str and not DATE_LIKE.match(v):
         return None
-    return parse_timestamp(v)
+    return epoch_millis(v)
 
 
 def _compare_date(op, f, text):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 from . import ast
 from . import functions as fn
 from .compiler import compile_category, compile_expr, compile_predicate, field_getter
 from .errors import EqlError
+from .timestamps import epoch_millis
 
 DEFAULT_SIZE = 10
 DEFAULT_MAX_OPEN = 100_000
@@ -29,68 +29,7 @@ class Match:
     join_keys: list = field(default_factory=list)
 
 
-# ---- timestamps ---------------------------------------------------------------------------
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-_US = timedelta(microseconds=1)
-_fromiso = datetime.fromisoformat
-
-
-def parse_timestamp(v):
-    """Milliseconds since the epoch from epoch-ms numbers, numeric strings or ISO-8601 text
-    (a naive time is UTC; digits past microseconds are kept as a fraction of a millisecond)."""
-    t = type(v)
-    if t is str:
-        if v.isdigit():  # epoch millis as text (fromisoformat would read 8 digits as a date)
-            return int(v)
-        try:
-            d = _fromiso(v)
-        except ValueError:
-            return _parse_timestamp_slow(v)
-        if d.tzinfo is None:
-            d = d.replace(tzinfo=UTC)
-        us = (d - _EPOCH) // _US
-        return us // 1000 if us % 1000 == 0 else us / 1000
-    if t is int or t is float:
-        return v
-    if v is None:
-        return None
-    if t is list:
-        vals = fn.flat(v)
-        return parse_timestamp(vals[0]) if vals else None
-    return None
-
-
-def _parse_timestamp_slow(v: str):
-    try:
-        return float(v) if "." in v else int(v)
-    except ValueError:
-        pass
-    s = v.strip()
-    if s.endswith(("Z", "z")):
-        s = s[:-1] + "+00:00"
-    frac = None
-    dot = s.find(".", 10)
-    if dot != -1:
-        end = dot + 1
-        while end < len(s) and s[end].isdigit():
-            end += 1
-        digits = s[dot + 1 : end]
-        frac = float("0." + digits) * 1000 if digits else 0.0
-        s = s[:dot] + s[end:]
-    try:
-        d = datetime.fromisoformat(s)
-    except ValueError:
-        return None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=UTC)
-    seconds = (d - _EPOCH) // timedelta(seconds=1)
-    if frac is None:
-        return seconds * 1000
-    ms = seconds * 1000 + frac
-    return int(ms) if ms == int(ms) else ms
+# ---- ordering ---------------------------------------------------------------------------
 
 
 def _tb_key(v):
@@ -548,7 +487,7 @@ class Query:
         return "event"
 
     def _ordinal(self, e, pos):
-        ts = parse_timestamp(self._ts_get(e)) if type(e) is dict else None
+        ts = epoch_millis(self._ts_get(e)) if type(e) is dict else None
         tb = _tb_key(self._tb_get(e)) if self._tb_get is not None else (2, 0)
         return (0 if ts is not None else 1, ts if ts is not None else 0, tb, pos)
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 
+from rules.eql.timestamps import format_timestamp, parse_ingest_timestamp
+
 from .fields import MISSING, flatten, get_field, has_dotted_key, set_field
-from .timeutil import format_timestamp, parse_timestamp
 
 __all__ = [
     "ECS_VERSION",
@@ -134,7 +135,7 @@ def _as_keyword(path: str, value: Any) -> str:
 
 
 def _check_date(path: str, value: Any) -> Any:
-    dt = parse_timestamp(value)
+    dt = parse_ingest_timestamp(value)
     if dt is None:
         raise EcsFieldError(f"{path}: not a date: {_describe(value)}")
     if isinstance(value, str) and value.rstrip().endswith(("Z", "z")):
@@ -444,7 +445,7 @@ def index_columns(event: dict) -> dict[str, Any]:
     ``category`` (first of ``event.category``), ``process_entity_id``, ``process_pid``,
     ``parent_entity_id``, ``parent_pid``. Missing or unusable values are None.
     """
-    ts: datetime | None = parse_timestamp(get_field(event, "@timestamp", None))
+    ts: datetime | None = parse_ingest_timestamp(get_field(event, "@timestamp", None))
     return {
         "timestamp": ts,
         "event_id": event_id_of(event),

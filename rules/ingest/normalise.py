@@ -15,9 +15,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from rules.eql.timestamps import format_timestamp, parse_ingest_timestamp
+
 from .cmdline import split_command_line
 from .ecs import ECS_VERSION
-from .timeutil import format_timestamp, parse_timestamp
 
 __all__ = [
     "NormaliseError",
@@ -241,7 +242,7 @@ def _sysmon_process_fields(data: dict) -> dict[str, Any]:
 
 
 def _sysmon_time(ev: WinEvent) -> datetime | None:
-    return parse_timestamp(ev.event_data.get("UtcTime")) or ev.time_created
+    return parse_ingest_timestamp(ev.event_data.get("UtcTime")) or ev.time_created
 
 
 def _map_sysmon_1(ev: WinEvent, doc: dict) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rules.eql.timestamps import parse_ingest_timestamp
+
 from .normalise import WinEvent
-from .timeutil import parse_timestamp
 
 __all__ = ["NXLOG_SYSTEM_KEYS", "looks_like_nxlog", "nxlog_to_win_event"]
 
@@ -92,7 +93,7 @@ def nxlog_to_win_event(obj: dict) -> WinEvent:
         provider=_str(obj.get("SourceName")),
         channel=_str(obj.get("Channel")),
         computer=_str(obj.get("Hostname")),
-        time_created=parse_timestamp(obj.get("EventTime")),
+        time_created=parse_ingest_timestamp(obj.get("EventTime")),
         record_id=_int(obj.get("RecordNumber")),
         provider_guid=obj.get("ProviderGuid") or None,
         version=_int(obj.get("Version")),
@@ -101,5 +102,5 @@ def nxlog_to_win_event(obj: dict) -> WinEvent:
         user_sid=obj.get("UserID") or None,
         event_data={k: v for k, v in obj.items() if _is_event_data(k, v)},
         message=obj.get("Message") if isinstance(obj.get("Message"), str) else None,
-        received=parse_timestamp(obj.get("EventReceivedTime")),
+        received=parse_ingest_timestamp(obj.get("EventReceivedTime")),
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rules.eql.timestamps import parse_ingest_timestamp
+
 from .fields import MISSING, get_field
 from .normalise import WinEvent
-from .timeutil import parse_timestamp
 
 __all__ = ["looks_like_winlogbeat", "winlogbeat_to_win_event"]
 
@@ -76,7 +77,7 @@ def winlogbeat_to_win_event(obj: dict) -> WinEvent:
         provider=_str(get_field(obj, "winlog.provider_name", None)),
         channel=_str(get_field(obj, "winlog.channel", None)),
         computer=computer,
-        time_created=parse_timestamp(get_field(obj, "@timestamp", None)),
+        time_created=parse_ingest_timestamp(get_field(obj, "@timestamp", None)),
         record_id=_int(get_field(obj, "winlog.record_id", None)),
         provider_guid=get_field(obj, "winlog.provider_guid", None) or None,
         version=_int(get_field(obj, "winlog.version", None)),
@@ -86,6 +87,6 @@ def winlogbeat_to_win_event(obj: dict) -> WinEvent:
         event_data=data if isinstance(data, dict) else {},
         user_data=user_data if isinstance(user_data, dict) else None,
         message=message if isinstance(message, str) else None,
-        received=parse_timestamp(get_field(obj, "event.created", None)),
+        received=parse_ingest_timestamp(get_field(obj, "event.created", None)),
         extra=extra,
     )

@@ -335,14 +335,14 @@ def test_the_nested_fast_path_checks_exactly_as_the_general_one(doc):
 
 
 def test_canonical_timestamps_read_fast_are_read_as_the_general_pattern_reads_them():
-    from rules.ingest import timeutil
+    from rules.eql import timestamps
 
     for text in ["2024-01-01T00:00:00.000Z", "2026-11-30T23:59:59.999Z", "2024-02-30T00:00:00.000Z",
                  "9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00.000Z"]:  # fmt: skip
-        general = timeutil._ISO.fullmatch(text)
-        assert timeutil._CANONICAL.fullmatch(text)
-        fast = timeutil.parse_timestamp(text)
+        general = timestamps._ISO.fullmatch(text)
+        assert timestamps._CANONICAL.fullmatch(text)
+        fast = timestamps.parse_ingest_timestamp(text)
         if general is None or fast is None:
             assert fast is None
         else:
-            assert fast == timeutil.parse_timestamp(text + " ")  # " " skips the fast path
+            assert fast == timestamps.parse_ingest_timestamp(text + " ")  # " " skips the fast path
