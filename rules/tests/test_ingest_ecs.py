@@ -143,7 +143,7 @@ def test_index_columns_tolerate_odd_values():
 def test_get_field_prefers_nested_and_accepts_mixtures():
     doc = {"process": {"parent.name": "a.exe", "pid": 1}, "process.pid": 2, "x.y": {"z": 3}}
     assert get_field(doc, "process.parent.name") == "a.exe"
-    assert get_field(doc, "process.pid") == 2  # an exact dotted key wins at the top
+    assert get_field(doc, "process.pid") == 1  # the nested spelling wins, as in a query
     assert get_field(doc, "x.y.z") == 3
     assert get_field(doc, "missing.field", "default") == "default"
 
