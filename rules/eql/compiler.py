@@ -87,36 +87,24 @@ def _compile_bool(node):
     return lambda e: _truth(f(e))
 
 
-def _and(node: ast.And):
+def _junction(node: ast.And | ast.Or):
+    """Three-valued ``and``/``or``: the first operand equal to the decisive value (False for
+    ``and``, True for ``or``) decides; otherwise null when an operand was null."""
     fs = tuple(_compile_bool(o) for o in node.operands)
+    decisive = isinstance(node, ast.Or)
+    otherwise = not decisive
 
-    def and_(e):
-        result = True
+    def junction(e):
+        result = otherwise
         for f in fs:
             v = f(e)
-            if v is False:
-                return False
+            if v is decisive:
+                return decisive
             if v is None:
                 result = None
         return result
 
-    return and_
-
-
-def _or(node: ast.Or):
-    fs = tuple(_compile_bool(o) for o in node.operands)
-
-    def or_(e):
-        result = False
-        for f in fs:
-            v = f(e)
-            if v is True:
-                return True
-            if v is None:
-                result = None
-        return result
-
-    return or_
+    return junction
 
 
 _ORDER_OPS = {
@@ -495,8 +483,8 @@ _COMPILERS = {
     ast.Literal: _literal,
     ast.Field: _field,
     ast.Not: _not,
-    ast.And: _and,
-    ast.Or: _or,
+    ast.And: _junction,
+    ast.Or: _junction,
     ast.Comparison: _comparison,
     ast.InSet: _inset,
     ast.StringMatch: _string_match,

@@ -430,15 +430,17 @@ class Stream:
 class Query:
     """A compiled EQL query. ``search(events)`` returns Elasticsearch's results and order."""
 
+    # No defaults here: they are :func:`rules.eql.compile`'s, the one way to make a Query.
     def __init__(
         self,
         statement: ast.Statement,
         text: str,
-        timestamp_field: str = "@timestamp",
-        tiebreaker_field: str | None = None,
-        category_field: str = "event.category",
-        size: int | None = None,
-        max_samples_per_key: int = 1,
+        *,
+        timestamp_field: str,
+        tiebreaker_field: str | None,
+        category_field: str,
+        size: int | None,
+        max_samples_per_key: int,
     ):
         self.statement = statement
         self.text = text

@@ -13,6 +13,7 @@ import orjson
 
 from rules.eql.timestamps import parse_ingest_timestamp
 
+from .coerce import int_or_none
 from .ecs import EcsFieldError, assign_id, check_ecs
 from .normalise import NormaliseError, WinEvent, normalise_windows
 from .records import ParsedRecord
@@ -38,17 +39,8 @@ def _text(node: Any) -> Any:
 
 
 def _int(value: Any) -> int | None:
-    value = _text(value)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip(), 0)
-        except ValueError:
-            return None
-    return None
+    # evtx writes some numbers as hex literals (0x...), so the base comes from the text.
+    return int_or_none(_text(value), 0)
 
 
 def _section(node: Any) -> dict[str, Any]:
