@@ -561,12 +561,6 @@ def _predicate(node):
     return lambda e: _truth(f(e))
 
 
-def compile_condition(node):
-    """A predicate ``event -> bool`` true only when the condition is true (not null)."""
-    p = compile_predicate(node)
-    return lambda e: p(e) is True
-
-
 def compile_category(category: str | None, category_field: str):
     """A predicate for the event category (``None`` = ``any``): exact, any element of a list."""
     if category is None:

@@ -539,10 +539,6 @@ def is_exclusion(node) -> bool:
     )
 
 
-def _fields_of(node) -> set[tuple[str, ...]]:
-    return {n.path for n in ast.walk(node) if isinstance(n, ast.Field)}
-
-
 # ---- event categories of ``any`` conditions --------------------------------------------------
 
 Categories = tuple[frozenset[str], bool]  # (categories, compared case-insensitively)
