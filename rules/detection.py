@@ -34,7 +34,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import MD5
 
 from rules import eql, handoff
-from rules.eql.pauses import gc_paused
+from rules.eql.gc_pause import gc_paused
 from rules.eql.timestamps import parse_ingest_timestamp
 from rules.ingest.ecs import event_id_of
 from rules.ingest.fields import MISSING, get_field

@@ -27,7 +27,7 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 from rules import handoff
-from rules.eql.pauses import gc_paused
+from rules.eql.gc_pause import gc_paused
 from rules.ingest.ecs import index_columns
 from rules.ingest.records import ParsedRecord
 from rules.models import Event, IngestSource

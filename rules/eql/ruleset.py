@@ -37,9 +37,9 @@ from . import ast
 from .deferral import Deferring, complete, flag_terms, keys_of_eager_terms
 from .errors import EqlError
 from .fields import field_getter
+from .gc_pause import gc_paused
 from .index import Plan, Route
 from .operands import Operands
-from .pauses import gc_paused
 from .prefilter import (
     BROAD,
     COMMON,
