@@ -18,7 +18,7 @@ class Route:
     """One filter's entry in the index (an ``any`` filter may have one per implied category).
 
     ``term`` is the filter's position among its sequence's filters in the order of
-    ``_SequenceMatcher.all_preds`` (missing terms, positive terms, ``until``), else -1: a
+    ``SequenceMatcher.all_preds`` (missing terms, positive terms, ``until``), else -1: a
     search records which filters each kept event satisfies, so the sequence matcher does not
     evaluate them again. ``insensitive``: ``category`` is lowercased and admits any spelling.
     """

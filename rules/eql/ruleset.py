@@ -463,7 +463,7 @@ def _choose_keys(drafts: list) -> list:
 
 def _term_positions(q) -> list[int]:
     """Per filter of a query (terms, then ``until``), its position in flag order: missing
-    terms, positive terms, then ``until`` (``_SequenceMatcher.all_preds``)."""
+    terms, positive terms, then ``until`` (``SequenceMatcher.all_preds``)."""
     if not isinstance(q, ast.Sequence):
         return []
     missing = [i for i, t in enumerate(q.terms) if t.missing]
