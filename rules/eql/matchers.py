@@ -2,8 +2,9 @@
 
 :class:`EventMatcher` for event queries, :class:`SequenceMatcher` for Elasticsearch's
 sequence algorithm (join keys, ``maxspan``, ``until``, missing events), and :class:`KeySpec`,
-which computes an event's join keys for one term. :class:`~rules.eql.engine.Query` builds
-them; ordinals are ``(has no timestamp, timestamp, tiebreaker, position)``.
+which computes an event's join keys for one term. A :class:`~rules.eql.engine.Query` builds
+them and passes itself (its compiled terms); this module does not import the engine, which
+imports it. Ordinals are ``(has no timestamp, timestamp, tiebreaker, position)``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from . import ast
 from . import functions as fn
 from .compiler import compile_expr
-
-if TYPE_CHECKING:
-    from .engine import Query
 
 __all__ = ["DEFAULT_MAX_OPEN", "EventMatcher", "KeySpec", "Match", "SequenceMatcher"]
 
@@ -96,7 +93,7 @@ def _dedupe_sorted(vals):
 class EventMatcher:
     """Streaming matcher of an event query: every matching event is a match at once."""
 
-    def __init__(self, query: Query):
+    def __init__(self, query):
         self.pred = query._event_pred
         self.dropped = 0
 
@@ -128,7 +125,7 @@ class SequenceMatcher:
     stages are checked on completion (trailing ones once ``maxspan`` has passed or on flush).
     """
 
-    def __init__(self, query: Query, max_open: int = DEFAULT_MAX_OPEN):
+    def __init__(self, query, max_open: int = DEFAULT_MAX_OPEN):
         self.q = query
         self.stages = query._positive  # list of (index in full term list, pred, keyspec)
         self.missing = query._missing  # list of (index, pred, keyspec)
