@@ -321,5 +321,7 @@ def _compile_finder(by_path: dict, always: tuple, operands: Operands, verdicts: 
     lines += walk(tree, "e", [("e", "x0")], "    ")
     lines.append("    return hs")
     source = "\n".join(lines) + "\n"
+    # Generated rather than a loop over the fields: bench.eql_throughput's 391 Windows rules ran
+    # 12-30% slower with an equivalent closure (measured 2026-12, same process, paired runs).
     exec(compile(source, "<rule set index>", "exec"), env)  # noqa: S102 - our own generated code
     return source, env["find"]

