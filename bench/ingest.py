@@ -345,7 +345,7 @@ class Bench:
         is appended to the ``event_id`` column, for rows the store already holds. In the
         binary format ingest sends, or with ``text``, in COPY's default text format (what
         ``psql \\copy`` sends, and ingest did before: the baseline of earlier figures)."""
-        from rules.services import COLUMN_TYPES, INDEXED_COLUMNS, JsonbFromText, event_row
+        from rules.store import COLUMN_TYPES, INDEXED_COLUMNS, JsonbFromText, event_row
 
         columns = INDEXED_COLUMNS
         rows = []

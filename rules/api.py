@@ -33,7 +33,7 @@ from django.views.decorators.http import require_http_methods
 
 from rules.ingest import bulk_response, parse_bulk, parse_ndjson
 from rules.models import IngestSource
-from rules.services import UnstorableEvent, event_row, ingest_records, store_events
+from rules.store import UnstorableEvent, event_row, ingest_records, store_events
 
 logger = logging.getLogger(__name__)
 

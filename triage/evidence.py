@@ -16,7 +16,7 @@ import nh3
 from django.utils.dateparse import parse_datetime
 from markdown_it import MarkdownIt
 
-from rules.models import Event
+from rules.store import Event
 from triage.decoding import decode_command_line
 from triage.templatetags.triage_tags import ecs_get
 

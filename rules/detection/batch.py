@@ -20,7 +20,7 @@ from rules.detection.candidates import AlertCandidate, select_candidates
 from rules.detection.exceptions import NO_EXCEPTIONS, active_exceptions_of
 from rules.detection.lookback import derived_writes, load_rows, rows_of_texts, sequence_context
 from rules.detection.rule_cache import RuleText, rule_cache
-from rules.eql.pauses import gc_paused
+from rules.eql.gc_pause import gc_paused
 from rules.models import DetectionRule, RuleRun
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Protocol
 
 from rules.detection.exceptions import ExceptionMatcher
+from rules.eql.timestamps import parse_ingest_timestamp
 from rules.ingest.ecs import event_id_of
 from rules.ingest.fields import get_field
-from rules.ingest.timeutil import parse_timestamp
 
 
 def alert_key(rule_id: str, event_ids: list[str]) -> str:
@@ -75,7 +75,7 @@ def _last_value(docs: list[dict], path: str) -> str:
 
 
 def _latest_timestamp(docs: list[dict]) -> datetime | None:
-    stamps = [parse_timestamp(get_field(doc, "@timestamp", None)) for doc in docs]
+    stamps = [parse_ingest_timestamp(get_field(doc, "@timestamp", None)) for doc in docs]
     stamps = [ts for ts in stamps if ts is not None]
     return max(stamps) if stamps else None
 

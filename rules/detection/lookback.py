@@ -21,8 +21,8 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
 from rules import eql
+from rules.eql.timestamps import parse_ingest_timestamp
 from rules.ingest.fields import get_field
-from rules.ingest.timeutil import parse_timestamp
 from rules.models import Event, SequenceHit
 
 __all__ = [
@@ -129,7 +129,7 @@ def load_rows(
     PostgreSQL, ``texts`` (if given) receives each document's JSON text by pk."""
     if connection.vendor != "postgresql":
         rows = [
-            (pk, doc, parse_timestamp(get_field(doc, "@timestamp", None)))
+            (pk, doc, parse_ingest_timestamp(get_field(doc, "@timestamp", None)))
             for pk, doc in load_documents(Event.objects.filter(pk__in=event_pks))
         ]
         rows.sort(key=_time_then_pk)

@@ -52,8 +52,9 @@ from __future__ import annotations
 
 import functools
 
-from .engine import DEFAULT_SIZE, Match, Query, Stream
+from .engine import DEFAULT_SIZE, Query, Stream
 from .errors import EqlError, EqlSyntaxError
+from .matchers import Match
 from .parser import parse
 from .ruleset import compile_many
 

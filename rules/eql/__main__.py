@@ -44,6 +44,13 @@ def _size(text: str) -> int:
     return n
 
 
+def _loads(data: bytes, where: str):
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise _InputError(f"{where}: invalid JSON: {exc}") from None
+
+
 def _read_events(path: str):
     try:
         if path == "-":
@@ -57,10 +64,7 @@ def _read_events(path: str):
         data = data[3:]
     stripped = data.lstrip()
     if stripped.startswith(b"["):
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise _InputError(f"{path}: invalid JSON: {exc}") from None
+        doc = _loads(data, path)
         if not isinstance(doc, list):
             raise _InputError(f"{path}: expected a JSON array of objects")
         for i, e in enumerate(doc, 1):
@@ -71,10 +75,7 @@ def _read_events(path: str):
     for lineno, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
             continue
-        try:
-            e = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise _InputError(f"{path}:{lineno}: invalid JSON: {exc}") from None
+        e = _loads(line, f"{path}:{lineno}")
         if not isinstance(e, dict):
             raise _InputError(f"{path}:{lineno}: expected a JSON object")
         events.append(e)

@@ -14,6 +14,7 @@ from . import ast
 from . import functions as fn
 from .errors import EqlError
 from .fields import field_getter
+from .timestamps import epoch_millis
 
 __all__ = ["compile_category", "compile_expr", "compile_predicate", "field_getter"]
 
@@ -86,36 +87,24 @@ def _compile_bool(node):
     return lambda e: _truth(f(e))
 
 
-def _and(node: ast.And):
+def _junction(node: ast.And | ast.Or):
+    """Three-valued ``and``/``or``: the first operand equal to the decisive value (False for
+    ``and``, True for ``or``) decides; otherwise null when an operand was null."""
     fs = tuple(_compile_bool(o) for o in node.operands)
+    decisive = isinstance(node, ast.Or)
+    otherwise = not decisive
 
-    def and_(e):
-        result = True
+    def junction(e):
+        result = otherwise
         for f in fs:
             v = f(e)
-            if v is False:
-                return False
+            if v is decisive:
+                return decisive
             if v is None:
                 result = None
         return result
 
-    return and_
-
-
-def _or(node: ast.Or):
-    fs = tuple(_compile_bool(o) for o in node.operands)
-
-    def or_(e):
-        result = False
-        for f in fs:
-            v = f(e)
-            if v is True:
-                return True
-            if v is None:
-                result = None
-        return result
-
-    return or_
+    return junction
 
 
 _ORDER_OPS = {
@@ -177,11 +166,9 @@ DATE_LIKE = re.compile(
 
 
 def _date_ms(v):
-    from .engine import parse_timestamp
-
     if type(v) is str and not DATE_LIKE.match(v):
         return None
-    return parse_timestamp(v)
+    return epoch_millis(v)
 
 
 def _compare_date(op, f, text):
@@ -496,8 +483,8 @@ _COMPILERS = {
     ast.Literal: _literal,
     ast.Field: _field,
     ast.Not: _not,
-    ast.And: _and,
-    ast.Or: _or,
+    ast.And: _junction,
+    ast.Or: _junction,
     ast.Comparison: _comparison,
     ast.InSet: _inset,
     ast.StringMatch: _string_match,
@@ -572,12 +559,6 @@ def _predicate(node):
     if _is_boolean(node):
         return f
     return lambda e: _truth(f(e))
-
-
-def compile_condition(node):
-    """A predicate ``event -> bool`` true only when the condition is true (not null)."""
-    p = compile_predicate(node)
-    return lambda e: p(e) is True
 
 
 def compile_category(category: str | None, category_field: str):

@@ -2,95 +2,25 @@
 
 Ordering follows Elasticsearch: events by timestamp, then tiebreaker, then arrival order (our
 stand-in for Elasticsearch's implicit ``_shard_doc`` tiebreaker). Each event gets an *ordinal*
-``(timestamp, tiebreaker, position)`` and every algorithm below works on ordinals.
+``(timestamp, tiebreaker, position)`` and every algorithm works on ordinals; the streaming
+matchers that walk them live in :mod:`rules.eql.matchers`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 from . import ast
 from . import functions as fn
-from .compiler import compile_category, compile_expr, compile_predicate, field_getter
+from .compiler import compile_category, compile_predicate, field_getter
 from .errors import EqlError
+from .matchers import DEFAULT_MAX_OPEN, EventMatcher, KeySpec, Match, SequenceMatcher
+from .timestamps import epoch_millis
 
 DEFAULT_SIZE = 10
-DEFAULT_MAX_OPEN = 100_000
 
 
-@dataclass(slots=True)
-class Match:
-    """One result: ``events`` (``None`` for a missing-event slot) and ``join_keys``."""
-
-    events: list
-    join_keys: list = field(default_factory=list)
-
-
-# ---- timestamps ---------------------------------------------------------------------------
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-_US = timedelta(microseconds=1)
-_fromiso = datetime.fromisoformat
-
-
-def parse_timestamp(v):
-    """Milliseconds since the epoch from epoch-ms numbers, numeric strings or ISO-8601 text
-    (a naive time is UTC; digits past microseconds are kept as a fraction of a millisecond)."""
-    t = type(v)
-    if t is str:
-        if v.isdigit():  # epoch millis as text (fromisoformat would read 8 digits as a date)
-            return int(v)
-        try:
-            d = _fromiso(v)
-        except ValueError:
-            return _parse_timestamp_slow(v)
-        if d.tzinfo is None:
-            d = d.replace(tzinfo=UTC)
-        us = (d - _EPOCH) // _US
-        return us // 1000 if us % 1000 == 0 else us / 1000
-    if t is int or t is float:
-        return v
-    if v is None:
-        return None
-    if t is list:
-        vals = fn.flat(v)
-        return parse_timestamp(vals[0]) if vals else None
-    return None
-
-
-def _parse_timestamp_slow(v: str):
-    try:
-        return float(v) if "." in v else int(v)
-    except ValueError:
-        pass
-    s = v.strip()
-    if s.endswith(("Z", "z")):
-        s = s[:-1] + "+00:00"
-    frac = None
-    dot = s.find(".", 10)
-    if dot != -1:
-        end = dot + 1
-        while end < len(s) and s[end].isdigit():
-            end += 1
-        digits = s[dot + 1 : end]
-        frac = float("0." + digits) * 1000 if digits else 0.0
-        s = s[:dot] + s[end:]
-    try:
-        d = datetime.fromisoformat(s)
-    except ValueError:
-        return None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=UTC)
-    seconds = (d - _EPOCH) // timedelta(seconds=1)
-    if frac is None:
-        return seconds * 1000
-    ms = seconds * 1000 + frac
-    return int(ms) if ms == int(ms) else ms
+# ---- ordering ---------------------------------------------------------------------------
 
 
 def _tb_key(v):
@@ -109,63 +39,6 @@ def _first_item(pair):
     return pair[0]
 
 
-# ---- join keys ----------------------------------------------------------------------------
-
-
-class _KeySpec:
-    """Computes the join-key combinations of an event for one query term."""
-
-    __slots__ = ("getters", "optional")
-
-    def __init__(self, keys):
-        self.getters = tuple(compile_expr(k) for k in keys)
-        # only ``?field`` keys accept nulls; Elasticsearch drops events missing a plain key
-        self.optional = tuple(isinstance(k, ast.Field) and k.optional for k in keys)
-
-    def combos(self, e):
-        """A list of key tuples (several for multi-valued keys; empty when a key is null)."""
-        getters = self.getters
-        if not getters:
-            return [()]
-        per = []
-        single = True
-        for g, opt in zip(getters, self.optional, strict=True):
-            v = g(e)
-            if type(v) is dict:  # an object has no value of its own: no key
-                v = None
-            if type(v) is list:
-                vals = _dedupe_sorted([x for x in fn.flat(v) if type(x) is not dict])
-                if not vals:
-                    if not opt:
-                        return []
-                    vals = [None]
-                elif len(vals) > 1:
-                    single = False
-                per.append(vals)
-            elif v is None:
-                if not opt:
-                    return []
-                per.append((None,))
-            else:
-                per.append((v,))
-        if single:
-            return [tuple(p[0] for p in per)]
-        return list(itertools.product(*per))
-
-
-def _dedupe_sorted(vals):
-    out = []
-    seen = set()
-    for v in vals:
-        k = (type(v), v)
-        if k not in seen:
-            seen.add(k)
-            out.append(v)
-    with contextlib.suppress(TypeError):
-        out.sort()
-    return out
-
-
 def _sort_key_value(v):
     if v is None:
         return (0, 0)
@@ -174,257 +47,6 @@ def _sort_key_value(v):
     if type(v) in (int, float):
         return (2, v)
     return (3, str(v))
-
-
-# ---- streaming matchers -------------------------------------------------------------------
-
-
-class _EventMatcher:
-    """Streaming matcher of an event query: every matching event is a match at once."""
-
-    def __init__(self, query: Query):
-        self.pred = query._event_pred
-        self.dropped = 0
-
-    def feed_ordered(self, e, ordinal):
-        if self.pred(e):
-            return [(ordinal, Match([e], []))]
-        return []
-
-    def flush(self):
-        return []
-
-
-class _Partial:
-    __slots__ = ("events", "last_ts", "ordinals", "start_ts")
-
-    def __init__(self, events, ordinals, start_ts, last_ts):
-        self.events = events
-        self.ordinals = ordinals
-        self.start_ts = start_ts
-        self.last_ts = last_ts
-
-
-class _SequenceMatcher:
-    """Elasticsearch's sequence algorithm, one event at a time in ordinal order.
-
-    Per positive stage and join key only the latest partial sequence is kept: Elasticsearch
-    extends the latest partial before the event and discards the older ones of that key, so
-    they can never complete. ``until`` events discard all partials of their key. Missing-event
-    stages are checked on completion (trailing ones once ``maxspan`` has passed or on flush).
-    """
-
-    def __init__(self, query: Query, max_open: int = DEFAULT_MAX_OPEN):
-        self.q = query
-        self.stages = query._positive  # list of (index in full term list, pred, keyspec)
-        self.missing = query._missing  # list of (index, pred, keyspec)
-        self.n_terms = query._n_terms
-        self.maxspan = query._maxspan
-        self.until = query._until  # (pred, keyspec) or None
-        self.partials = [{} for _ in self.stages[:-1]] if len(self.stages) > 1 else []
-        self.history = [[] for _ in self.missing]  # (ordinal, ts, combos) per missing stage
-        self.pending = []  # completed candidates waiting for trailing missing checks
-        self.max_open = max_open
-        self.open = 0
-        self.dropped = 0
-        self.history_dropped = 0
-        self._since_prune = 0
-        # every filter of the query, in the order feed_ordered reads their results
-        self.all_preds = [p for _i, p, _k in self.missing] + [p for _i, p, _k in self.stages]
-        if self.until is not None:
-            self.all_preds.append(self.until[0])
-        self._has_trailing = bool(self.missing) and self.missing[-1][0] > self.stages[-1][0]
-        self._has_leading = bool(self.missing) and self.missing[0][0] < self.stages[0][0]
-
-    # -- helpers -------------------------------------------------------------------------
-    def _prune(self, now_ts):
-        if self.maxspan is None or now_ts is None:
-            return
-        limit = now_ts - self.maxspan
-        for group in self.partials:
-            stale = [k for k, p in group.items() if p.start_ts is not None and p.start_ts < limit]
-            for k in stale:
-                del group[k]
-            self.open -= len(stale)
-        if self.missing:
-            horizon = limit - self.maxspan  # leading checks look back up to one more maxspan
-            for hist in self.history:
-                cut = 0
-                while cut < len(hist) and hist[cut][1] is not None and hist[cut][1] < horizon:
-                    cut += 1
-                if cut:
-                    del hist[:cut]
-
-    def _evict(self):
-        # drop the oldest partial when the cap is reached: counted, never silent. Each group
-        # is a dict kept in arrival order (a replaced partial moves to the end), so the oldest
-        # of a group is its first item.
-        oldest = None
-        for gi, group in enumerate(self.partials):
-            if group:
-                k = next(iter(group))
-                o = group[k].ordinals[-1]
-                if oldest is None or o < oldest[2]:
-                    oldest = (gi, k, o)
-        if oldest is not None:
-            del self.partials[oldest[0]][oldest[1]]
-            self.open -= 1
-            self.dropped += 1
-
-    def feed_ordered(self, e, ordinal, flags=None):
-        """Process one event (in ordinal order); ``flags`` are the results of ``all_preds``
-        on it when the caller has them already. Returns ``(sort key, Match)`` pairs."""
-        if flags is None:
-            flags = [p(e) for p in self.all_preds]
-        ts = ordinal[1]
-        out = []
-        stages = self.stages
-        last = len(stages) - 1
-        nm = len(self.missing)
-        self._since_prune += 1
-        if self._since_prune >= 256:
-            self._since_prune = 0
-            self._prune(ts)
-        if self.pending and self.maxspan is not None and ts is not None:
-            out.extend(self._release(ts))
-        # missing-event history first: a missing event must lie strictly between neighbours,
-        # and this event's ordinal is greater than every partial's, so order does not matter
-        for hi, (_idx, _pred, keyspec) in enumerate(self.missing):
-            if flags[hi]:
-                combos = keyspec.combos(e)
-                if combos:
-                    hist = self.history[hi]
-                    hist.append((ordinal, ts, set(combos)))
-                    if len(hist) > self.max_open:
-                        # bounded memory without maxspan: forget the oldest, and say so
-                        del hist[0]
-                        self.history_dropped += 1
-        # positive stages from last to first, so one event never fills two stages of a sequence
-        for si in range(last, -1, -1):
-            if not flags[nm + si]:
-                continue
-            keyspec = stages[si][2]
-            combos = keyspec.combos(e)
-            for key in combos:
-                if si == 0:
-                    p = _Partial([e], [ordinal], ts, ts)
-                    if last == 0:
-                        out.extend(self._complete(p, key))
-                        continue
-                    group = self.partials[0]
-                    if group.pop(key, None) is None:
-                        self.open += 1
-                    group[key] = p
-                    continue
-                prev = self.partials[si - 1].pop(key, None)
-                if prev is None:
-                    continue
-                self.open -= 1
-                if (
-                    self.maxspan is not None
-                    and ts is not None
-                    and prev.start_ts is not None
-                    and ts - prev.start_ts > self.maxspan
-                ):
-                    continue
-                p = _Partial([*prev.events, e], [*prev.ordinals, ordinal], prev.start_ts, ts)
-                if si == last:
-                    out.extend(self._complete(p, key))
-                else:
-                    group = self.partials[si]
-                    if group.pop(key, None) is None:
-                        self.open += 1
-                    group[key] = p
-        if self.until is not None:
-            ukeys = self.until[1]
-            if flags[-1]:
-                for key in ukeys.combos(e):
-                    for group in self.partials:
-                        if group.pop(key, None) is not None:
-                            self.open -= 1
-        while self.open > self.max_open:
-            self._evict()
-        return out
-
-    def _complete(self, p, key):
-        if not self.missing:
-            return [(p.ordinals[-1], Match(p.events, list(key)))]
-        if self._has_trailing:
-            self.pending.append((p, key))
-            return []
-        return self._check_missing(p, key)
-
-    def _release(self, now_ts):
-        out = []
-        keep = []
-        for p, key in self.pending:
-            if p.last_ts is not None and now_ts - p.start_ts > self.maxspan:
-                out.extend(self._check_missing(p, key))
-            else:
-                keep.append((p, key))
-        self.pending = keep
-        return out
-
-    def flush(self):
-        out = []
-        for p, key in self.pending:
-            out.extend(self._check_missing(p, key))
-        self.pending = []
-        return out
-
-    def _check_missing(self, p, key):
-        """Emit the candidate unless a missing stage is present, as Elasticsearch decides it:
-        an inner missing stage (between two positive events) is present when one matching
-        event with the same key lies strictly between its neighbours; the outer stages
-        (leading and trailing) count only together: when every one of them has a matching
-        event before the first / after the last positive event and all of it fits in
-        ``maxspan``."""
-        slots = [None] * self.n_terms
-        pos_index = [idx for idx, _, _ in self.stages]
-        for idx, ev in zip(pos_index, p.events, strict=True):
-            slots[idx] = ev
-        result = [(p.ordinals[-1], Match(slots, list(key)))]
-        ords = dict(zip(pos_index, p.ordinals, strict=True))
-        first_pos, last_pos = pos_index[0], pos_index[-1]
-        lo_ts, hi_ts = p.start_ts, p.last_ts
-        outer_found = True
-        has_outer = False
-        for hi, (idx, _, _) in enumerate(self.missing):
-            hist = self.history[hi]
-            if first_pos < idx < last_pos:
-                before = max(ords[j] for j in pos_index if j < idx)
-                after = min(ords[j] for j in pos_index if j > idx)
-                for rec in hist:
-                    if before < rec[0] < after and key in rec[2]:
-                        return []
-                continue
-            has_outer = True
-            if not outer_found:
-                continue
-            found = None
-            if idx < first_pos:
-                bound = ords[first_pos]
-                for rec in reversed(hist):
-                    if rec[0] < bound and key in rec[2]:
-                        found = rec
-                        break
-                if found is not None and found[1] is not None and lo_ts is not None:
-                    lo_ts = min(lo_ts, found[1])
-            else:
-                bound = ords[last_pos]
-                for rec in hist:
-                    if rec[0] > bound and key in rec[2]:
-                        found = rec
-                        break
-                if found is not None and found[1] is not None and hi_ts is not None:
-                    hi_ts = max(hi_ts, found[1])
-            if found is None:
-                outer_found = False
-        if not has_outer or not outer_found:
-            return result
-        if self.maxspan is not None and lo_ts is not None and hi_ts - lo_ts > self.maxspan:
-            return result
-        return []
 
 
 # ---- the compiled query -------------------------------------------------------------------
@@ -452,12 +74,12 @@ class Stream:
         self._last = None
         self.out_of_order = 0
         if isinstance(query.statement.query, ast.Sequence):
-            self._m = _SequenceMatcher(query, max_open)
+            self._m = SequenceMatcher(query, max_open)
         elif isinstance(query.statement.query, ast.Sample):
             self._m = None
             self._buf = []
         else:
-            self._m = _EventMatcher(query)
+            self._m = EventMatcher(query)
 
     @property
     def dropped(self) -> int:
@@ -491,15 +113,17 @@ class Stream:
 class Query:
     """A compiled EQL query. ``search(events)`` returns Elasticsearch's results and order."""
 
+    # No defaults here: they are :func:`rules.eql.compile`'s, the one way to make a Query.
     def __init__(
         self,
         statement: ast.Statement,
         text: str,
-        timestamp_field: str = "@timestamp",
-        tiebreaker_field: str | None = None,
-        category_field: str = "event.category",
-        size: int | None = None,
-        max_samples_per_key: int = 1,
+        *,
+        timestamp_field: str,
+        tiebreaker_field: str | None,
+        category_field: str,
+        size: int | None,
+        max_samples_per_key: int,
     ):
         self.statement = statement
         self.text = text
@@ -522,14 +146,14 @@ class Query:
             self._positive = []
             self._missing = []
             for i, t in enumerate(q.terms):
-                entry = (i, self._filter_pred(t.filter), _KeySpec(t.keys))
+                entry = (i, self._filter_pred(t.filter), KeySpec(t.keys))
                 (self._missing if t.missing else self._positive).append(entry)
             self._maxspan = q.maxspan_ms
             self._until = None
             if q.until is not None:
-                self._until = (self._filter_pred(q.until.filter), _KeySpec(q.until.keys))
+                self._until = (self._filter_pred(q.until.filter), KeySpec(q.until.keys))
         elif isinstance(q, ast.Sample):
-            self._sample_terms = [(self._filter_pred(t.filter), _KeySpec(t.keys)) for t in q.terms]
+            self._sample_terms = [(self._filter_pred(t.filter), KeySpec(t.keys)) for t in q.terms]
 
     def _filter_pred(self, flt: ast.EventFilter):
         cat = compile_category(flt.category, self.category_field)
@@ -548,7 +172,7 @@ class Query:
         return "event"
 
     def _ordinal(self, e, pos):
-        ts = parse_timestamp(self._ts_get(e)) if type(e) is dict else None
+        ts = epoch_millis(self._ts_get(e)) if type(e) is dict else None
         tb = _tb_key(self._tb_get(e)) if self._tb_get is not None else (2, 0)
         return (0 if ts is not None else 1, ts if ts is not None else 0, tb, pos)
 
@@ -573,7 +197,7 @@ class Query:
             hits = [(ordinal(e, i), e) for i, e in enumerate(events) if type(e) is dict and pred(e)]
             hits.sort(key=_first_item)
             return self._limit([Match([e], []) for _o, e in hits], limit)
-        m = _SequenceMatcher(self, max_open=1 << 62)  # a batch keeps everything: no drops
+        m = SequenceMatcher(self, max_open=1 << 62)  # a batch keeps everything: no drops
         preds = m.all_preds
         relevant = []
         for i, e in enumerate(events):
@@ -586,9 +210,9 @@ class Query:
     def _search_flagged(self, events: list, flags: list) -> list[Match]:
         """``search(events)`` of a sequence, for a caller that already knows which filters
         each event satisfies: ``flags[i]`` holds, for ``events[i]`` (a dict), the truth of
-        every filter in the order of ``_SequenceMatcher.all_preds`` (missing-event terms,
+        every filter in the order of ``SequenceMatcher.all_preds`` (missing-event terms,
         positive terms, then ``until``). Nothing is re-evaluated; the result is the same."""
-        m = _SequenceMatcher(self, max_open=1 << 62)
+        m = SequenceMatcher(self, max_open=1 << 62)
         ordinal = self._ordinal
         relevant = [
             (ordinal(e, i), e, f) for i, (e, f) in enumerate(zip(events, flags, strict=True))

@@ -2,11 +2,36 @@
 
 ``{"process": {"name": x}}``, ``{"process.name": x}``, ``{"process": {"pe.name": x}}`` and
 lists of objects (``{"process": [{"name": x}, ...]}``, read as a multi-valued field) all work.
+
+This is the project's one field reader: queries use :func:`field_getter`, everything else
+(rule exceptions, ingest, storage, look-back) uses :func:`get_field`, which reads a field
+exactly as a query does and tells a missing field from a null one.
 """
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+__all__ = ["MISSING", "field_getter", "get_field", "has_dotted_key"]
+
 _MISSING = object()
+
+
+class _Missing:
+    """The type of :data:`MISSING`: falsy, and named in reprs."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+# What get_field returns for a field a document does not have (a null value is None).
+MISSING: Any = _Missing()
 
 
 def _resolve(obj, parts, i, cands):
@@ -35,6 +60,13 @@ def _resolve(obj, parts, i, cands):
     return _MISSING
 
 
+def _candidates(parts: tuple[str, ...]) -> list[list[tuple[str, int]]]:
+    """Per depth i, the keys that may spell ``parts[i:j]`` with the depth j they lead to,
+    the shortest (most nested spelling) first."""
+    n = len(parts)
+    return [[(".".join(parts[i:j]), j) for j in range(i + 1, n + 1)] for i in range(n)]
+
+
 def field_getter(path: tuple[str, ...]):
     """``get(event)`` for a field path: the value, a list for multi-valued fields, or None.
 
@@ -42,9 +74,7 @@ def field_getter(path: tuple[str, ...]):
     """
     parts = tuple(path)
     n = len(parts)
-    cands = [[(".".join(parts[i:j]), j) for j in range(n, i, -1)] + [] for i in range(n)]
-    # try the longest dotted key last would change nothing: any hit is the value
-    cands = [sorted(c, key=lambda kj: kj[1]) for c in cands]
+    cands = _candidates(parts)
 
     def slow(e):
         r = _resolve(e, parts, 0, cands)
@@ -134,6 +164,28 @@ def field_getter(path: tuple[str, ...]):
         return None
 
     return getn
+
+
+@functools.lru_cache(maxsize=4096)
+def _reader(path: str):
+    parts = tuple(path.split("."))
+    return field_getter(parts), parts, _candidates(parts)
+
+
+def get_field(doc: dict, path: str, default: Any = MISSING) -> Any:
+    """The value of field ``path`` (a dotted name) in ``doc`` as a query reads it, or ``default``.
+
+    Same resolution as :func:`field_getter` (nested, dotted and mixed spellings; a list of
+    objects is a multi-valued field, read as the list of its elements' values), except that a
+    field the document does not have is ``default``, while a field set to null is None.
+    """
+    get, parts, cands = _reader(path)
+    value = get(doc)
+    if value is not None:
+        return value
+    # None is a null value or no value at all: only the general walk tells them apart.
+    found = _resolve(doc, parts, 0, cands)
+    return default if found is _MISSING else found
 
 
 def has_dotted_key(d: dict) -> bool:

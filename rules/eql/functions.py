@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import operator
 import re
 
 try:  # linear-time regexes, as Lucene's (see regex_matcher)
@@ -429,7 +430,8 @@ def f_multiply(a, b):
     return None if p is None else p[0] * p[1]
 
 
-def f_divide(a, b):
+def _arithmetic(a, b, on_ints, on_floats):
+    """``on_ints`` or ``on_floats`` of two numbers; null for a null operand or a zero divisor."""
     p = _nums(a, b)
     if p is None:
         return None
@@ -437,22 +439,27 @@ def f_divide(a, b):
     if b == 0:
         return None
     if type(a) is int and type(b) is int:
-        q = abs(a) // abs(b)
-        return q if (a >= 0) == (b >= 0) else -q
-    return a / b
+        return on_ints(a, b)
+    return on_floats(a, b)
+
+
+# Integer division and remainder truncate toward zero, as Elasticsearch's (Java's) do.
+def _int_quotient(a, b):
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _int_remainder(a, b):
+    r = abs(a) % abs(b)
+    return r if a >= 0 else -r
+
+
+def f_divide(a, b):
+    return _arithmetic(a, b, _int_quotient, operator.truediv)
 
 
 def f_modulo(a, b):
-    p = _nums(a, b)
-    if p is None:
-        return None
-    a, b = p
-    if b == 0:
-        return None
-    if type(a) is int and type(b) is int:
-        r = abs(a) % abs(b)
-        return r if a >= 0 else -r
-    return math.fmod(a, b)
+    return _arithmetic(a, b, _int_remainder, math.fmod)
 
 
 def f_ends_with(s, sub, insensitive=False):

@@ -176,6 +176,8 @@ class Operands:
         t = self.tests.get(ops)
         if t is None:
             source, env = self._generate(ops)
+            # Generated: an equivalent closure ran bench.eql_throughput's 391 Windows rules
+            # 12-26% slower (measured 2026-12, same process, paired runs).
             exec(compile(source, "<rule set conditions>", "exec"), env)  # noqa: S102 - ours
             t = self.tests[ops] = env["test"]
             self.sources[ops] = source

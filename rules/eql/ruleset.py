@@ -37,9 +37,9 @@ from . import ast
 from .deferral import Deferring, complete, flag_terms, keys_of_eager_terms
 from .errors import EqlError
 from .fields import field_getter
+from .gc_pause import gc_paused
 from .index import Plan, Route
 from .operands import Operands
-from .pauses import gc_paused
 from .prefilter import (
     BROAD,
     COMMON,
@@ -463,7 +463,7 @@ def _choose_keys(drafts: list) -> list:
 
 def _term_positions(q) -> list[int]:
     """Per filter of a query (terms, then ``until``), its position in flag order: missing
-    terms, positive terms, then ``until`` (``_SequenceMatcher.all_preds``)."""
+    terms, positive terms, then ``until`` (``SequenceMatcher.all_preds``)."""
     if not isinstance(q, ast.Sequence):
         return []
     missing = [i for i, t in enumerate(q.terms) if t.missing]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -103,13 +104,10 @@ def parse_bulk(body: bytes, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> lis
         doc_id = meta.get("_id") if isinstance(meta.get("_id"), str) else None
         if name in _WITH_DOCUMENT:
             i += 1 if nxt is not None else 0
+        item = functools.partial(BulkItem, line.number, name, index, doc_id)
         if name in ("delete", "update"):
             items.append(
-                BulkItem(
-                    line.number,
-                    name,
-                    index,
-                    doc_id,
+                item(
                     error=f"{name} is not supported: events are append-only",
                     error_type="illegal_argument_exception",
                 )
@@ -117,14 +115,7 @@ def parse_bulk(body: bytes, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> lis
             continue
         if nxt is None:
             items.append(
-                BulkItem(
-                    line.number,
-                    name,
-                    index,
-                    doc_id,
-                    error="action line without a document line",
-                    error_type="parse_exception",
-                )
+                item(error="action line without a document line", error_type="parse_exception")
             )
             continue
         try:
@@ -134,17 +125,13 @@ def parse_bulk(body: bytes, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> lis
             kind, event = normalise_record(parse_json_line(nxt.data or b""), fallback_id=doc_id)
         except ValueError as exc:
             items.append(
-                BulkItem(
-                    line.number,
-                    name,
-                    index,
-                    doc_id,
+                item(
                     error=f"document on line {nxt.number}: {exc}",
                     error_type="document_parsing_exception",
                 )
             )
             continue
-        items.append(BulkItem(line.number, name, index, doc_id, event=event, kind=kind))
+        items.append(item(event=event, kind=kind))
     return items
 
 

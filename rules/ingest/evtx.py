@@ -11,10 +11,12 @@ from typing import IO, Any
 
 import orjson
 
+from rules.eql.timestamps import parse_ingest_timestamp
+
+from .coerce import int_or_none
 from .ecs import EcsFieldError, assign_id, check_ecs
 from .normalise import NormaliseError, WinEvent, normalise_windows
 from .records import ParsedRecord
-from .timeutil import parse_timestamp
 
 __all__ = ["EVTX_MAGIC", "evtx_json_to_win_event", "read_evtx"]
 
@@ -37,17 +39,8 @@ def _text(node: Any) -> Any:
 
 
 def _int(value: Any) -> int | None:
-    value = _text(value)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip(), 0)
-        except ValueError:
-            return None
-    return None
+    # evtx writes some numbers as hex literals (0x...), so the base comes from the text.
+    return int_or_none(_text(value), 0)
 
 
 def _section(node: Any) -> dict[str, Any]:
@@ -95,7 +88,7 @@ def evtx_json_to_win_event(record: dict) -> WinEvent:
         provider=str(provider.get("Name") or ""),
         channel=str(_text(system.get("Channel")) or ""),
         computer=str(_text(system.get("Computer")) or ""),
-        time_created=parse_timestamp(created),
+        time_created=parse_ingest_timestamp(created),
         record_id=_int(system.get("EventRecordID")) or _int(record.get("event_record_id")),
         provider_guid=provider.get("Guid") or None,
         version=_int(system.get("Version")),

@@ -1,29 +1,17 @@
-"""Reading and writing ECS fields in documents that use nested keys, dotted keys or both.
+"""Writing ECS fields in documents that use nested keys, dotted keys or both.
 
 ``{"process": {"name": "x"}}``, ``{"process.name": "x"}`` and ``{"process": {"name.x": ...}}``
-style mixtures are all accepted. Lookups try the most nested spelling first.
+style mixtures are all accepted. Reading is :mod:`rules.eql.fields`' (re-exported here), so
+ingest, rule exceptions and queries read a field the same way.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rules.eql.fields import has_dotted_key
+from rules.eql.fields import MISSING, get_field, has_dotted_key
 
 __all__ = ["MISSING", "flatten", "get_field", "has_dotted_key", "has_field", "set_field"]
-
-
-class _Missing:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING: Any = _Missing()
 
 
 def _locate(doc: dict, parts: list[str]) -> tuple[dict, str] | None:
@@ -42,26 +30,8 @@ def _locate(doc: dict, parts: list[str]) -> tuple[dict, str] | None:
     return None
 
 
-def get_field(doc: dict, path: str, default: Any = MISSING) -> Any:
-    """Value of the field ``path`` (dotted ECS name) in ``doc``, or ``default``."""
-    if path in doc:  # dotted documents and top-level fields
-        return doc[path]
-    parts = path.split(".")
-    node: Any = doc
-    for part in parts:  # plain nested documents
-        if not isinstance(node, dict) or part not in node:
-            break
-        node = node[part]
-    else:
-        return node
-    found = _locate(doc, parts)
-    if found is None:
-        return default
-    holder, key = found
-    return holder[key]
-
-
 def has_field(doc: dict, path: str) -> bool:
+    """Whether ``doc`` has the field ``path``, even set to null."""
     return get_field(doc, path) is not MISSING
 
 

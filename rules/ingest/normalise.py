@@ -15,9 +15,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from rules.eql.timestamps import format_timestamp, parse_ingest_timestamp
+
 from .cmdline import split_command_line
+from .coerce import number_or_none
 from .ecs import ECS_VERSION
-from .timeutil import format_timestamp, parse_timestamp
 
 __all__ = [
     "NormaliseError",
@@ -139,20 +141,6 @@ def _present(value: Any) -> bool:
     return value not in (None, "", "-")
 
 
-def _pid(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return int(text, 16) if text[:2].lower() == "0x" else int(text)
-        except ValueError:
-            return None
-    return None
-
-
 _GUID = re.compile(
     r"\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?"
 )
@@ -179,7 +167,7 @@ def _process_block(
     entity_id: Any = None,
 ) -> dict[str, Any]:
     block: dict[str, Any] = {}
-    if _present(pid) and (p := _pid(pid)) is not None:
+    if _present(pid) and (p := number_or_none(pid)) is not None:
         block["pid"] = p
     _put(block, "entity_id", braced_guid(entity_id))
     if _present(executable):
@@ -241,7 +229,19 @@ def _sysmon_process_fields(data: dict) -> dict[str, Any]:
 
 
 def _sysmon_time(ev: WinEvent) -> datetime | None:
-    return parse_timestamp(ev.event_data.get("UtcTime")) or ev.time_created
+    return parse_ingest_timestamp(ev.event_data.get("UtcTime")) or ev.time_created
+
+
+def _pe_block(data: dict, imphash: Any) -> dict[str, Any]:
+    """ECS ``pe.*`` of the image Sysmon describes (events 1 and 7 name them alike)."""
+    pe: dict[str, Any] = {}
+    _put(pe, "original_file_name", data.get("OriginalFileName"))
+    _put(pe, "description", data.get("Description"))
+    _put(pe, "product", data.get("Product"))
+    _put(pe, "company", data.get("Company"))
+    _put(pe, "file_version", data.get("FileVersion"))
+    _put(pe, "imphash", imphash)
+    return pe
 
 
 def _map_sysmon_1(ev: WinEvent, doc: dict) -> None:
@@ -257,13 +257,7 @@ def _map_sysmon_1(ev: WinEvent, doc: dict) -> None:
     hashes, imphash = _hashes(data.get("Hashes"))
     if hashes:
         process["hash"] = hashes
-    pe: dict[str, Any] = {}
-    _put(pe, "original_file_name", data.get("OriginalFileName"))
-    _put(pe, "description", data.get("Description"))
-    _put(pe, "product", data.get("Product"))
-    _put(pe, "company", data.get("Company"))
-    _put(pe, "file_version", data.get("FileVersion"))
-    _put(pe, "imphash", imphash)
+    pe = _pe_block(data, imphash)
     if pe:
         process["pe"] = pe
     parent = _process_block(
@@ -290,7 +284,7 @@ def _map_sysmon_3(ev: WinEvent, doc: dict) -> None:
     for prefix, ecs_name in (("Source", "source"), ("Destination", "destination")):
         endpoint: dict[str, Any] = {}
         _put(endpoint, "ip", data.get(f"{prefix}Ip"))
-        port = _pid(data.get(f"{prefix}Port"))
+        port = number_or_none(data.get(f"{prefix}Port"))
         if port is not None:
             endpoint["port"] = port
         _put(endpoint, "domain", data.get(f"{prefix}Hostname"))
@@ -355,7 +349,7 @@ def _map_sysmon_15(ev: WinEvent, doc: dict) -> None:
             found = {k.lower(): v for k, v in _ZONE_KEYS.findall(contents)}
             _put(file, "origin_url", found.get("hosturl"))
             _put(file, "origin_referrer_url", found.get("referrerurl"))
-            zone = _pid(found.get("zoneid"))
+            zone = number_or_none(found.get("zoneid"))
             if zone is not None:
                 file["Ext"] = {"windows": {"zone_identifier": zone}}
         doc["file"] = file
@@ -372,13 +366,7 @@ def _map_sysmon_7(ev: WinEvent, doc: dict) -> None:
         hashes, imphash = _hashes(data.get("Hashes"))
         if hashes:
             dll["hash"] = hashes
-        pe: dict[str, Any] = {}
-        _put(pe, "original_file_name", data.get("OriginalFileName"))
-        _put(pe, "description", data.get("Description"))
-        _put(pe, "product", data.get("Product"))
-        _put(pe, "company", data.get("Company"))
-        _put(pe, "file_version", data.get("FileVersion"))
-        _put(pe, "imphash", imphash)
+        pe = _pe_block(data, imphash)
         if pe:
             dll["pe"] = pe
         signed = data.get("Signed", "").lower()
@@ -497,7 +485,7 @@ def _map_powershell_4104(ev: WinEvent, doc: dict) -> None:
     _put(ps_file, "script_block_id", data.get("ScriptBlockId"))
     powershell: dict[str, Any] = {"file": ps_file}
     for key, name in (("MessageNumber", "sequence"), ("MessageTotal", "total")):
-        number = _pid(data.get(key))
+        number = number_or_none(data.get(key))
         if number is not None:
             powershell[name] = number
     doc["powershell"] = powershell

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rules.eql.timestamps import parse_ingest_timestamp
+
+from .coerce import int_or_none, str_or_empty
 from .normalise import WinEvent
-from .timeutil import parse_timestamp
 
 __all__ = ["NXLOG_SYSTEM_KEYS", "looks_like_nxlog", "nxlog_to_win_event"]
 
@@ -56,23 +58,6 @@ def looks_like_nxlog(obj: dict) -> bool:
     return "EventID" in obj and any(k in obj for k in ("SourceName", "Channel", "ProviderGuid"))
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _is_event_data(key: str, value: Any) -> bool:
     if key == "EventType":
         return value not in _NXLOG_EVENT_TYPES
@@ -84,22 +69,22 @@ def nxlog_to_win_event(obj: dict) -> WinEvent:
 
     ``EventTime`` without a UTC offset is taken as UTC (configure NXLog to write UTC).
     """
-    event_id = _int(obj.get("EventID"))
+    event_id = int_or_none(obj.get("EventID"))
     if event_id is None:
         raise ValueError("EventID: expected an integer")
     return WinEvent(
         event_id=event_id,
-        provider=_str(obj.get("SourceName")),
-        channel=_str(obj.get("Channel")),
-        computer=_str(obj.get("Hostname")),
-        time_created=parse_timestamp(obj.get("EventTime")),
-        record_id=_int(obj.get("RecordNumber")),
+        provider=str_or_empty(obj.get("SourceName")),
+        channel=str_or_empty(obj.get("Channel")),
+        computer=str_or_empty(obj.get("Hostname")),
+        time_created=parse_ingest_timestamp(obj.get("EventTime")),
+        record_id=int_or_none(obj.get("RecordNumber")),
         provider_guid=obj.get("ProviderGuid") or None,
-        version=_int(obj.get("Version")),
-        process_id=_int(obj.get("ProcessID")),
-        thread_id=_int(obj.get("ThreadID")),
+        version=int_or_none(obj.get("Version")),
+        process_id=int_or_none(obj.get("ProcessID")),
+        thread_id=int_or_none(obj.get("ThreadID")),
         user_sid=obj.get("UserID") or None,
         event_data={k: v for k, v in obj.items() if _is_event_data(k, v)},
         message=obj.get("Message") if isinstance(obj.get("Message"), str) else None,
-        received=parse_timestamp(obj.get("EventReceivedTime")),
+        received=parse_ingest_timestamp(obj.get("EventReceivedTime")),
     )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rules.eql.timestamps import parse_ingest_timestamp
+
+from .coerce import int_or_none, str_or_empty
 from .fields import MISSING, get_field
 from .normalise import WinEvent
-from .timeutil import parse_timestamp
 
 __all__ = ["looks_like_winlogbeat", "winlogbeat_to_win_event"]
 
@@ -23,23 +25,6 @@ def looks_like_winlogbeat(obj: dict) -> bool:
     )
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _same_host(computer: str, host: dict) -> bool:
     short = computer.split(".")[0].lower()
     for key in ("name", "hostname"):
@@ -51,12 +36,12 @@ def _same_host(computer: str, host: dict) -> bool:
 
 def winlogbeat_to_win_event(obj: dict) -> WinEvent:
     """The :class:`WinEvent` in a Winlogbeat record. Raises ValueError without an event id."""
-    event_id = _int(get_field(obj, "winlog.event_id", None))
+    event_id = int_or_none(get_field(obj, "winlog.event_id", None))
     if event_id is None:
-        event_id = _int(get_field(obj, "event.code", None))
+        event_id = int_or_none(get_field(obj, "event.code", None))
     if event_id is None:
         raise ValueError("winlog.event_id: expected an integer")
-    computer = _str(get_field(obj, "winlog.computer_name", None))
+    computer = str_or_empty(get_field(obj, "winlog.computer_name", None))
     data = get_field(obj, "winlog.event_data", None)
     user_data = get_field(obj, "winlog.user_data", None)
     extra: dict[str, Any] = {}
@@ -73,19 +58,19 @@ def winlogbeat_to_win_event(obj: dict) -> WinEvent:
     message = get_field(obj, "message", None)
     return WinEvent(
         event_id=event_id,
-        provider=_str(get_field(obj, "winlog.provider_name", None)),
-        channel=_str(get_field(obj, "winlog.channel", None)),
+        provider=str_or_empty(get_field(obj, "winlog.provider_name", None)),
+        channel=str_or_empty(get_field(obj, "winlog.channel", None)),
         computer=computer,
-        time_created=parse_timestamp(get_field(obj, "@timestamp", None)),
-        record_id=_int(get_field(obj, "winlog.record_id", None)),
+        time_created=parse_ingest_timestamp(get_field(obj, "@timestamp", None)),
+        record_id=int_or_none(get_field(obj, "winlog.record_id", None)),
         provider_guid=get_field(obj, "winlog.provider_guid", None) or None,
-        version=_int(get_field(obj, "winlog.version", None)),
-        process_id=_int(get_field(obj, "winlog.process.pid", None)),
-        thread_id=_int(get_field(obj, "winlog.process.thread.id", None)),
+        version=int_or_none(get_field(obj, "winlog.version", None)),
+        process_id=int_or_none(get_field(obj, "winlog.process.pid", None)),
+        thread_id=int_or_none(get_field(obj, "winlog.process.thread.id", None)),
         user_sid=get_field(obj, "winlog.user.identifier", None) or None,
         event_data=data if isinstance(data, dict) else {},
         user_data=user_data if isinstance(user_data, dict) else None,
         message=message if isinstance(message, str) else None,
-        received=parse_timestamp(get_field(obj, "event.created", None)),
+        received=parse_ingest_timestamp(get_field(obj, "event.created", None)),
         extra=extra,
     )

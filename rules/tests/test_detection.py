@@ -12,7 +12,7 @@ from django.core.management import call_command
 from rules import detection
 from rules.detection import alert_key, lookback
 from rules.models import DetectionRule, Event, RuleException, RuleRun
-from rules.services import event_row, ingest_records, store_events
+from rules.store import event_row, ingest_records, store_events
 from rules.tests.pipeline_helpers import (
     DOWNLOAD_RULE_ID,
     LIBRARY,
@@ -441,32 +441,6 @@ def test_a_batch_holding_an_event_stored_already_stores_only_the_new_one():
     assert (result.accepted, result.duplicates) == (1, 1)
     assert result.new_event_ids == {second["event"]["id"]}
     assert Event.objects.count() == 2
-
-
-def test_fast_index_values_agree_with_the_parsers_index_columns():
-    from bench.events import generate_events
-    from rules.ingest import index_columns
-    from rules.ingest.fields import get_field
-    from rules.services import index_values
-
-    odd = [
-        {"@timestamp": "2026-01-01T00:00:00Z", "process.pid": "12", "host": {"name": 5}},
-        {"@timestamp": 1, "process": {"parent.entity_id": "p", "pid": True}, "event": {}},
-        {"@timestamp": "x", "event": {"category": ["a", "b"], "action": 3}, "user": "flat"},
-        {"@timestamp": "2026-01-01T00:00:00Z", "host": {"id": ["h1", "h2"]}, "event.id": "e"},
-        # dotted keys below the top level, odd ids and pids, objects that are not objects
-        {"@timestamp": "2026-01-01T00:00:00Z", "process": {"parent.pid": 7, "pid": 2**63}},
-        {"@timestamp": "2026-01-01T00:00:00Z", "process": {"parent": {"pid.x": 1}, "pid": 3.0}},
-        {"@timestamp": "2026-01-01T00:00:00Z", "event": {"id": 42, "action.x": "a"}},
-        {"@timestamp": "2026-01-01T00:00:00Z", "event": {"id": ""}, "host": ["h"]},
-        {"@timestamp": "2026-01-01T00:00:00Z", "user": {"name.first": "a"}, "process": "p"},
-        {"@timestamp": "2026-01-01T00:00:00Z", "host": {"os.type": "windows", "id": None}},
-    ]
-    for doc in [*generate_events(300, seed=7), *odd]:
-        expected = index_columns(doc)
-        action = get_field(doc, "event.action", None)
-        expected["action"] = action if isinstance(action, str) else None
-        assert index_values(doc) == expected, doc
 
 
 def test_a_per_term_keyed_sequence_is_joined_across_batches_on_the_same_host_only():

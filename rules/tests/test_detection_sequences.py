@@ -16,7 +16,7 @@ from rules import detection, eql
 from rules.detection import alert_key, lookback
 from rules.ingest.ecs import event_id_of
 from rules.models import DetectionRule, Event, SequenceHit
-from rules.services import event_row, store_events
+from rules.store import event_row, store_events
 from rules.tests.pipeline_helpers import process_start
 from rules.tests.test_eql_corpus import needs_corpus, windows_rules
 from triage.models import Alert

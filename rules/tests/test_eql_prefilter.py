@@ -14,9 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rules import eql
+from rules.eql.pattern_keys import _regex_runs, pattern_atom
 from rules.eql.prefilter import (
-    _pattern_atom,
-    _regex_runs,
     implied_categories,
     requirement,
     score,
@@ -35,21 +34,21 @@ def condition(text: str):
 
 
 def test_wildcard_patterns_are_keyed_by_segment_prefix_or_substring():
-    assert _pattern_atom("?:\\PerfLogs\\*.exe", True) == ("seg", "perflogs")
-    assert _pattern_atom("ADExplorer*.exe", True) == ("pre", "adexplor")
-    assert _pattern_atom("*eval(*", True) == ("sub", "eval(")
-    assert _pattern_atom("*.ngrok.io", True) == ("sub", ".ngrok.io")
-    assert _pattern_atom("cmd.exe", False) == ("eq", "cmd.exe")
-    assert _pattern_atom("*", True) is None
+    assert pattern_atom("?:\\PerfLogs\\*.exe", True) == ("seg", "perflogs")
+    assert pattern_atom("ADExplorer*.exe", True) == ("pre", "adexplor")
+    assert pattern_atom("*eval(*", True) == ("sub", "eval(")
+    assert pattern_atom("*.ngrok.io", True) == ("sub", ".ngrok.io")
+    assert pattern_atom("cmd.exe", False) == ("eq", "cmd.exe")
+    assert pattern_atom("*", True) is None
 
 
 def test_case_sensitive_like_keys_only_characters_that_lowercase_alike():
     # capital sigma lowercases to one of two letters depending on what follows: no prefix or
     # substring may hold it
-    assert _pattern_atom("ΑΣ*", False) is None
-    assert _pattern_atom("abcΣdef*", False) == ("pre", "abc")
+    assert pattern_atom("ΑΣ*", False) is None
+    assert pattern_atom("abcΣdef*", False) == ("pre", "abc")
     # the engine lowercases both sides for ``:``, so the lowercased pattern is exact there
-    assert _pattern_atom("ΑΣ*", True) == ("sub", "ας")
+    assert pattern_atom("ΑΣ*", True) == ("sub", "ας")
 
 
 def test_regex_literal_runs_are_read_conservatively():

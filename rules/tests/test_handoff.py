@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from rules import detection, handoff
-from rules.services import event_row, store_events
+from rules.store import event_row, store_events
 from rules.tests.pipeline_helpers import (
     WINSCRIPT_RULE_ID,
     download_then_run,

@@ -104,6 +104,7 @@ def test_index_columns_from_nested_and_dotted_documents():
     expected = {
         "timestamp": datetime(2024, 1, 1, tzinfo=UTC),
         "event_id": event_id_of(NESTED),
+        "action": None,
         "host_id": "h-1",
         "host_name": "ws1",
         "user_id": "S-1-5-21-1",
@@ -140,10 +141,49 @@ def test_index_columns_tolerate_odd_values():
     assert index_columns({})["timestamp"] is None
 
 
+def _spelled_dotted(node) -> bool:
+    if type(node) is list:
+        return any(_spelled_dotted(x) for x in node)
+    if type(node) is not dict:
+        return False
+    return any("." in k or _spelled_dotted(v) for k, v in node.items())
+
+
+def test_fast_index_columns_agree_with_one_get_field_per_column():
+    from bench.events import generate_events
+    from rules.ingest.ecs import _index_columns_general
+
+    odd = [
+        {"@timestamp": "2026-01-01T00:00:00Z", "process.pid": "12", "host": {"name": 5}},
+        {"@timestamp": 1, "process": {"parent.entity_id": "p", "pid": True}, "event": {}},
+        {"@timestamp": "x", "event": {"category": ["a", "b"], "action": 3}, "user": "flat"},
+        {"@timestamp": "2026-01-01T00:00:00Z", "host": {"id": ["h1", "h2"]}, "event.id": "e"},
+        # dotted keys below the top level, odd ids and pids, objects that are not objects
+        {"@timestamp": "2026-01-01T00:00:00Z", "process": {"parent.pid": 7, "pid": 2**63}},
+        {"@timestamp": "2026-01-01T00:00:00Z", "process": {"parent": {"pid.x": 1}, "pid": 3.0}},
+        {"@timestamp": "2026-01-01T00:00:00Z", "event": {"id": 42, "action.x": "a"}},
+        {"@timestamp": "2026-01-01T00:00:00Z", "event": {"id": ""}, "host": ["h"]},
+        {"@timestamp": "2026-01-01T00:00:00Z", "user": {"name.first": "a"}, "process": "p"},
+        {"@timestamp": "2026-01-01T00:00:00Z", "host": {"os.type": "windows", "id": None}},
+        # lists of objects: multi-valued fields, read as a query reads them
+        {"@timestamp": "2026-01-01T00:00:00Z", "host": [{"name": "h1"}, {"name": "h2"}]},
+        {"@timestamp": "2026-01-01T00:00:00Z", "process": [{"pid": 4, "entity_id": "e"}]},
+        {"@timestamp": "2026-01-01T00:00:00Z", "process": {"parent": [{"pid": 3}]}},
+        {"@timestamp": "2026-01-01T00:00:00Z", "event": [{"action": "a", "id": "i"}]},
+    ]
+    for doc in [*generate_events(300, seed=7), *odd]:
+        for plain in (False, True):
+            if plain and _spelled_dotted(doc):
+                continue  # plain is a promise that no key on the way has a dot
+            assert index_columns(doc, plain=plain) == _index_columns_general(doc), doc
+    assert index_columns(odd[-4])["host_name"] == "h1"
+    assert index_columns(odd[-3])["process_pid"] is None  # [4] is no single pid
+
+
 def test_get_field_prefers_nested_and_accepts_mixtures():
     doc = {"process": {"parent.name": "a.exe", "pid": 1}, "process.pid": 2, "x.y": {"z": 3}}
     assert get_field(doc, "process.parent.name") == "a.exe"
-    assert get_field(doc, "process.pid") == 2  # an exact dotted key wins at the top
+    assert get_field(doc, "process.pid") == 1  # the nested spelling wins, as in a query
     assert get_field(doc, "x.y.z") == 3
     assert get_field(doc, "missing.field", "default") == "default"
 
@@ -335,14 +375,14 @@ def test_the_nested_fast_path_checks_exactly_as_the_general_one(doc):
 
 
 def test_canonical_timestamps_read_fast_are_read_as_the_general_pattern_reads_them():
-    from rules.ingest import timeutil
+    from rules.eql import timestamps
 
     for text in ["2024-01-01T00:00:00.000Z", "2026-11-30T23:59:59.999Z", "2024-02-30T00:00:00.000Z",
                  "9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00.000Z"]:  # fmt: skip
-        general = timeutil._ISO.fullmatch(text)
-        assert timeutil._CANONICAL.fullmatch(text)
-        fast = timeutil.parse_timestamp(text)
+        general = timestamps._ISO.fullmatch(text)
+        assert timestamps._CANONICAL.fullmatch(text)
+        fast = timestamps.parse_ingest_timestamp(text)
         if general is None or fast is None:
             assert fast is None
         else:
-            assert fast == timeutil.parse_timestamp(text + " ")  # " " skips the fast path
+            assert fast == timestamps.parse_ingest_timestamp(text + " ")  # " " skips the fast path

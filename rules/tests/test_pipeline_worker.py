@@ -12,7 +12,7 @@ from kombu import Connection, pools
 
 from rules import handoff
 from rules.models import Event, RuleRun
-from rules.services import event_row, store_events
+from rules.store import event_row, store_events
 from rules.tests.pipeline_helpers import (
     import_library,
     make_source,
@@ -73,7 +73,7 @@ def test_a_worker_killed_mid_task_loses_nothing_and_doubles_nothing(
 def test_with_redis_down_events_are_stored_and_the_scheduled_run_alerts_later(
     celery_worker_process, client, caplog, monkeypatch
 ):
-    from rules import services, tasks
+    from rules import store, tasks
     from triage.celery import app
 
     import_library()
@@ -85,9 +85,9 @@ def test_with_redis_down_events_are_stored_and_the_scheduled_run_alerts_later(
     monkeypatch.setattr(
         type(app.amqp), "producer_pool", property(lambda self: pools.producers[dead])
     )
-    monkeypatch.setattr(services, "_broker_down_until", 0.0)
+    monkeypatch.setattr(store, "_broker_down_until", 0.0)
     started = time.monotonic()
-    with caplog.at_level(logging.ERROR, logger="rules.services"):
+    with caplog.at_level(logging.ERROR, logger="rules.store"):
         response = client.post(
             "/api/v1/events",
             data=ndjson([attack, process_start()]),
@@ -102,7 +102,7 @@ def test_with_redis_down_events_are_stored_and_the_scheduled_run_alerts_later(
 
     # Redis is back: beat's tick queues the due rules and a worker raises the alert.
     monkeypatch.undo()
-    services._broker_down_until = 0.0
+    store._broker_down_until = 0.0
     celery_worker_process()
     tasks.run_due_rules.apply_async()
     wait_for(lambda: Alert.objects.exists(), 60, "the scheduled run's alert")

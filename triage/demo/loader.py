@@ -21,8 +21,7 @@ from triage.models import Alert, Status
 
 def store(docs: list[dict]) -> list[int]:
     """Insert the events not already stored; returns the pks of those inserted now."""
-    from rules.models import Event
-    from rules.services import event_row
+    from rules.store import Event, event_row
 
     rows = [event_row(doc) for doc in docs]
     ids = [row.event_id for row in rows]

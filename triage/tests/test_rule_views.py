@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from rules import detection
 from rules.models import RuleException
-from rules.services import event_row, store_events
+from rules.store import event_row, store_events
 from rules.tests.pipeline_helpers import WINSCRIPT_RULE_ID, import_library, winscript_attack
 from triage import services
 from triage.models import Alert, Status

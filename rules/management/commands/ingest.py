@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from rules.ingest import read_path, size_hint, sniff_path
-from rules.services import ingest_records
+from rules.store import ingest_records
 
 MAX_REJECTIONS_SHOWN = 20
 

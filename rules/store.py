@@ -4,6 +4,10 @@ Everything that reaches the event store goes through :func:`store_events`: HTTP 
 ``_bulk`` requests and files. Rows are inserted with ``ON CONFLICT (event_id) DO NOTHING``
 so sending the same events twice stores nothing new, and only the rows this call inserted
 are handed to detection.
+
+This module is the machine side's public surface for events: the human side reads them
+through it (``Event`` and ``IngestSource`` are re-exported here), never through
+``rules.models`` directly.
 """
 
 from __future__ import annotations
@@ -23,19 +27,28 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 from rules import handoff
-from rules.eql.pauses import gc_paused
-from rules.ingest.ecs import (
-    _LONG_MAX,
-    _LONG_MIN,
-    _int_or_none,
-    _str_or_none,
-    event_id_of,
-    index_columns,
-)
-from rules.ingest.fields import MISSING, get_field, has_dotted_key
+from rules.eql.gc_pause import gc_paused
+from rules.ingest.ecs import index_columns
 from rules.ingest.records import ParsedRecord
-from rules.ingest.timeutil import parse_timestamp
 from rules.models import Event, IngestSource
+
+__all__ = [  # the surface other apps may import; the rest is this module's own
+    "BATCH_SIZE",
+    "COLUMN_TYPES",
+    "INDEXED_COLUMNS",
+    "Event",
+    "EventRow",
+    "IngestSource",
+    "IngestSummary",
+    "JsonbFromText",
+    "StoreResult",
+    "UnstorableEvent",
+    "enqueue_detection",
+    "event_row",
+    "ingest_records",
+    "rows_from_records",
+    "store_events",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -79,102 +92,6 @@ class EventRow:
         return self.columns["event_id"]
 
 
-def index_values(doc: dict, *, plain: bool = False) -> dict:
-    """What :func:`rules.ingest.ecs.index_columns` returns, plus ``action``, computed fast for
-    the usual nested document: a value found at its nested path is the one ``get_field`` would
-    find first; anything else (dotted top-level keys, missing values) asks ``get_field``.
-    ``plain``: the caller knows that no object on the way to these fields holds a dotted key
-    (see :func:`rules.ingest.ecs.check_ecs_nested`), so a field missing there is missing."""
-    if not plain and has_dotted_key(doc):
-        columns = index_columns(doc)
-        action = get_field(doc, "event.action", None)
-        columns["action"] = action if isinstance(action, str) else None
-        return columns
-    # Straight-line lookups: this runs for every stored event.
-    get = doc.get
-    event, host, user, process = get("event"), get("host"), get("user"), get("process")
-    if type(event) is not dict:
-        event = _EMPTY
-    if type(host) is not dict:
-        host = _EMPTY
-    if type(user) is not dict:
-        user = _EMPTY
-    if type(process) is not dict:
-        process = _EMPTY
-    parent = process.get("parent")
-    if type(parent) is not dict:
-        parent = _EMPTY
-    # With no dotted key on the way, a field missing at its nested path is missing; whether
-    # there is one is only worked out when a field is missing (``dotted`` None: not yet).
-    dotted = False if plain else None
-
-    def spelled_dotted() -> bool:
-        nonlocal dotted
-        if dotted is None:
-            dotted = (
-                has_dotted_key(event)
-                or has_dotted_key(host)
-                or has_dotted_key(user)
-                or has_dotted_key(process)
-                or has_dotted_key(parent)
-            )
-        return dotted
-
-    event_id = event.get("id")
-    if type(event_id) is not str or not event_id:
-        event_id = event_id_of(doc)
-    action = event.get("action", MISSING)
-    if action is MISSING and spelled_dotted():
-        action = get_field(doc, "event.action")
-    columns = {
-        "timestamp": parse_timestamp(get("@timestamp")),
-        "event_id": event_id,
-        "action": action if type(action) is str else None,
-    }
-    for name, holder, key in (
-        ("host_id", host, "id"),
-        ("host_name", host, "name"),
-        ("user_id", user, "id"),
-        ("user_name", user, "name"),
-        ("category", event, "category"),
-        ("process_entity_id", process, "entity_id"),
-        ("parent_entity_id", parent, "entity_id"),
-    ):
-        value = holder.get(key, MISSING)
-        if type(value) is str:
-            columns[name] = value
-        else:
-            if value is MISSING and spelled_dotted():
-                value = get_field(doc, _COLUMN_FIELDS[name])
-            columns[name] = _str_or_none(value)
-    for name, holder in (("process_pid", process), ("parent_pid", parent)):
-        value = holder.get("pid", MISSING)
-        if type(value) is int:
-            columns[name] = value if _LONG_MIN <= value <= _LONG_MAX else None
-        else:
-            if value is MISSING and spelled_dotted():
-                value = get_field(doc, _COLUMN_FIELDS[name])
-            columns[name] = _int_or_none(value)
-    return columns
-
-
-_EMPTY: dict = {}  # stands for an absent object; only ever read
-
-
-_COLUMN_FIELDS = {
-    "host_id": "host.id",
-    "host_name": "host.name",
-    "user_id": "user.id",
-    "user_name": "user.name",
-    "category": "event.category",
-    "action": "event.action",
-    "process_entity_id": "process.entity_id",
-    "process_pid": "process.pid",
-    "parent_entity_id": "process.parent.entity_id",
-    "parent_pid": "process.parent.pid",
-}
-
-
 def event_row(doc: dict, *, plain: bool = False, text: bytes | None = None) -> EventRow:
     """The row for one ECS document (``event.id`` already assigned by the parser).
 
@@ -183,7 +100,7 @@ def event_row(doc: dict, *, plain: bool = False, text: bytes | None = None) -> E
     document out again. Raises :class:`UnstorableEvent` for what PostgreSQL would refuse: no
     usable timestamp, a NUL character (JSONB cannot hold ``\\u0000``), an over-long id.
     """
-    columns = index_values(doc, plain=plain)
+    columns = index_columns(doc, plain=plain)
     if columns["timestamp"] is None:
         raise UnstorableEvent("@timestamp: missing or not a date")
     event_id = columns["event_id"]
