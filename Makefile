@@ -23,15 +23,17 @@ demo: install
 	@echo "Serving http://127.0.0.1:8000 (Ctrl-C to stop)"
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
-## make test: lint, then the whole suite on PostgreSQL and Redis (see tools/run_tests.py).
+## make test: lint, the architecture contracts (import-linter), then the whole suite on PostgreSQL and Redis (see tools/run_tests.py).
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) tools/run_tests.py
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .
